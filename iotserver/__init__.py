@@ -1,0 +1,5 @@
+"""iotserver project wiring."""
+
+from iotserver.celery import app as celery_app
+
+__all__ = ("celery_app",)

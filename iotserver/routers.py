@@ -1,0 +1,32 @@
+"""Routes the telemetry app to the ``telemetry`` database when one is configured."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+TELEMETRY_APPS = {"telemetry", "ingest"}
+
+
+def telemetry_alias() -> str:
+    return "telemetry" if "telemetry" in settings.DATABASES else "default"
+
+
+class TelemetryRouter:
+    """Readings and devices live in ``TELEMETRY_DATABASE_URL``; everything else in ``DATABASE_URL``."""
+
+    def db_for_read(self, model, **hints):
+        if model._meta.app_label in TELEMETRY_APPS:
+            return telemetry_alias()
+        return "default"
+
+    db_for_write = db_for_read
+
+    def allow_relation(self, obj1, obj2, **hints):
+        return (obj1._meta.app_label in TELEMETRY_APPS) == (obj2._meta.app_label in TELEMETRY_APPS)
+
+    def allow_migrate(self, db, app_label, model_name=None, **hints):
+        if telemetry_alias() == "default":
+            return True
+        if app_label in TELEMETRY_APPS:
+            return db == "telemetry"
+        return db == "default"

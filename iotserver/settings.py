@@ -1,0 +1,270 @@
+"""iotserver settings: everything comes from the environment (see the README's table).
+
+Every default is embedded and local (SQLite, local-memory cache, a broker on localhost), so
+``make run`` works on a bare machine; with ``DEBUG=0`` nothing is generated and missing
+secrets stop the process at start with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from iotserver import keys
+from iotserver.env import env_bool, env_choice, env_file, env_int, env_list, env_str, env_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DEV_SECRETS_DIR = BASE_DIR / ".devsecrets"
+
+DEBUG = env_bool("DEBUG", True)
+IOTSERVER_ROLE = env_choice("IOTSERVER_ROLE", "all", ("all", "auth", "telemetry"))
+SERVES_AUTH = IOTSERVER_ROLE in ("all", "auth")
+SERVES_TELEMETRY = IOTSERVER_ROLE in ("all", "telemetry")
+
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY: required when DEBUG=0")
+    SECRET_KEY = keys.dev_secret_key(DEV_SECRETS_DIR)
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_prometheus",
+    "accounts",
+    "telemetry",
+    "ingest",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "iotserver.urls"
+WSGI_APPLICATION = "iotserver.wsgi.application"
+ASGI_APPLICATION = "iotserver.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "iotserver" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Databases -------------------------------------------------------------------------
+DATABASE_URL = env_url(
+    "DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}", ("sqlite", "postgres", "postgresql")
+)
+TELEMETRY_DATABASE_URL = env_url(
+    "TELEMETRY_DATABASE_URL", None, ("sqlite", "postgres", "postgresql")
+)
+
+
+def _database(url: str) -> dict:
+    config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    if config["ENGINE"].endswith("sqlite3"):
+        config["CONN_MAX_AGE"] = 0
+        # WAL lets the ingester write while the web process reads.
+        config["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20}
+    return config
+
+
+DATABASES = {"default": _database(DATABASE_URL)}
+if TELEMETRY_DATABASE_URL and TELEMETRY_DATABASE_URL != DATABASE_URL:
+    DATABASES["telemetry"] = _database(TELEMETRY_DATABASE_URL)
+DATABASE_ROUTERS = ["iotserver.routers.TelemetryRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Telemetry storage -----------------------------------------------------------------
+TELEMETRY_BACKEND = env_choice("TELEMETRY_BACKEND", "sql", ("sql", "mongo"))
+MONGO_URL = env_url("MONGO_URL", None, ("mongodb", "mongodb+srv"))
+if TELEMETRY_BACKEND == "mongo" and not MONGO_URL:
+    raise ImproperlyConfigured("MONGO_URL: required when TELEMETRY_BACKEND=mongo")
+TELEMETRY_PAGE_MAX = env_int("TELEMETRY_PAGE_MAX", 1000, minimum=1)
+TELEMETRY_CSV_MAX_ROWS = env_int("TELEMETRY_CSV_MAX_ROWS", 1_000_000, minimum=1)
+TELEMETRY_AGG_MAX_ROWS = env_int("TELEMETRY_AGG_MAX_ROWS", 5_000_000, minimum=1)
+TELEMETRY_RANGE_MAX_ROWS = env_int("TELEMETRY_RANGE_MAX_ROWS", 100_000, minimum=1)
+
+# --- MQTT ------------------------------------------------------------------------------
+MQTT_URL = env_url("MQTT_URL", "mqtt://127.0.0.1:1883", ("mqtt", "mqtts"))
+
+# --- Cache -----------------------------------------------------------------------------
+REDIS_URL = env_url("REDIS_URL", None, ("redis", "rediss", "unix"))
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "iotserver",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Celery ----------------------------------------------------------------------------
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_TIME_LIMIT = 300
+CELERY_TASK_SOFT_TIME_LIMIT = 240
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BEAT_SCHEDULE: dict = {}
+
+# --- Accounts and JWT ------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+JWT_ISSUER = env_str("JWT_ISSUER", "iotserver")
+JWT_AUDIENCE = env_str("JWT_AUDIENCE", "iotserver")
+JWT_PRIVATE_KEY_FILE = env_file("JWT_PRIVATE_KEY_FILE")
+JWT_PUBLIC_KEY_FILE = env_file("JWT_PUBLIC_KEY_FILE")
+if DEBUG and not JWT_PUBLIC_KEY_FILE and not JWT_PRIVATE_KEY_FILE:
+    _private, _public = keys.dev_key_pair(DEV_SECRETS_DIR)
+    JWT_PRIVATE_KEY_FILE, JWT_PUBLIC_KEY_FILE = str(_private), str(_public)
+if SERVES_AUTH and not JWT_PRIVATE_KEY_FILE:
+    raise ImproperlyConfigured(
+        f"JWT_PRIVATE_KEY_FILE: required for IOTSERVER_ROLE={IOTSERVER_ROLE} (it signs tokens)"
+    )
+if not JWT_PUBLIC_KEY_FILE:
+    raise ImproperlyConfigured("JWT_PUBLIC_KEY_FILE: required (every role verifies tokens)")
+JWT_ACCESS_MINUTES = env_int("JWT_ACCESS_MINUTES", 15, minimum=1)
+JWT_REFRESH_HOURS = env_int("JWT_REFRESH_HOURS", 24, minimum=1)
+
+SIMPLE_JWT = {
+    "ALGORITHM": "RS256",
+    # The telemetry role holds the public key only: it can verify, never mint.
+    "SIGNING_KEY": Path(JWT_PRIVATE_KEY_FILE).read_text() if SERVES_AUTH else "",
+    "VERIFYING_KEY": Path(JWT_PUBLIC_KEY_FILE).read_text(),
+    "ISSUER": JWT_ISSUER,
+    "AUDIENCE": JWT_AUDIENCE,
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=JWT_ACCESS_MINUTES),
+    "REFRESH_TOKEN_LIFETIME": timedelta(hours=JWT_REFRESH_HOURS),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": True,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "user_id",
+    "TOKEN_TYPE_CLAIM": "token_type",
+    "JTI_CLAIM": "jti",
+    "LEEWAY": 0,
+}
+
+# --- REST framework --------------------------------------------------------------------
+NUM_PROXIES = env_int("NUM_PROXIES", 0, minimum=0)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTStatelessUserAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "iotserver.errors.api_exception_handler",
+    "NUM_PROXIES": NUM_PROXIES,
+    "DEFAULT_THROTTLE_RATES": {
+        "login_ip": env_str("THROTTLE_LOGIN_IP", "30/min"),
+        "login_email": env_str("THROTTLE_LOGIN_EMAIL", "5/min"),
+        "register_ip": env_str("THROTTLE_REGISTER_IP", "10/min"),
+    },
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "iotserver API",
+    "DESCRIPTION": "IoT telemetry: JWT accounts, devices and sensor readings.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "",
+}
+
+# --- HTTP and security -----------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+APPEND_SLASH = False
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+# --- Logging ---------------------------------------------------------------------------
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

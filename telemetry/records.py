@@ -1,0 +1,33 @@
+"""Plain records that cross the boundary between the ingester and telemetry storage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingIn:
+    """One reading to store. ``ts`` is timezone-aware; exactly one of value/text is set."""
+
+    topic: str
+    ts: datetime
+    value: float | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterIn:
+    """A message the ingester could not turn into readings, kept with the reason."""
+
+    topic: str
+    payload: bytes
+    reason: str
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    stored: int
+    duplicates: int
+    dead_lettered: int

@@ -1,0 +1,2 @@
+def storage_check() -> None:
+    """Raise if the telemetry storage does not answer."""
