@@ -40,7 +40,9 @@ def client_for():
 
     def make(*, user_id: int, is_staff: bool = False) -> APIClient:
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {mint_access_token(user_id=user_id, is_staff=is_staff)}")
+        client.credentials(
+            HTTP_AUTHORIZATION=f"Bearer {mint_access_token(user_id=user_id, is_staff=is_staff)}"
+        )
         return client
 
     return make

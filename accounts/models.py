@@ -34,7 +34,9 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     # Stored lowercased (see save), so the unique index is also case-insensitive.
     email = models.EmailField(max_length=254, unique=True)
-    username = models.CharField(max_length=128, unique=True, validators=[UnicodeUsernameValidator()])
+    username = models.CharField(
+        max_length=128, unique=True, validators=[UnicodeUsernameValidator()]
+    )
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)

@@ -69,7 +69,9 @@ def env_url(name: str, default: str | None, schemes: Iterable[str]) -> str | Non
     allowed = tuple(schemes)
     scheme = value.split("://", 1)[0] if "://" in value else ""
     if scheme not in allowed:
-        raise ImproperlyConfigured(f"{name}: expected a URL starting with {' or '.join(s + '://' for s in allowed)}")
+        raise ImproperlyConfigured(
+            f"{name}: expected a URL starting with {' or '.join(s + '://' for s in allowed)}"
+        )
     return value
 
 

@@ -62,7 +62,11 @@ def readyz(request):
             failed.append(name)
     if failed:
         return JsonResponse(
-            {"status": "unavailable", "detail": f"unavailable: {', '.join(failed)}", "checks": results},
+            {
+                "status": "unavailable",
+                "detail": f"unavailable: {', '.join(failed)}",
+                "checks": results,
+            },
             status=503,
         )
     return JsonResponse({"status": "ok", "checks": results})

@@ -12,7 +12,7 @@ def telemetry_alias() -> str:
 
 
 class TelemetryRouter:
-    """Readings and devices live in ``TELEMETRY_DATABASE_URL``; everything else in ``DATABASE_URL``."""
+    """Telemetry and ingest models use ``TELEMETRY_DATABASE_URL``; the rest ``DATABASE_URL``."""
 
     def db_for_read(self, model, **hints):
         if model._meta.app_label in TELEMETRY_APPS:

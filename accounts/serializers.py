@@ -1,0 +1,85 @@
+"""Request and response bodies of the auth endpoints."""
+
+from __future__ import annotations
+
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from accounts import selectors
+from accounts.models import User
+
+
+class UserOutput(serializers.ModelSerializer):
+    active = serializers.BooleanField(source="is_active", read_only=True)
+
+    class Meta:
+        model = User
+        fields = ("id", "email", "username", "active")
+
+
+class RegisterInput(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    username = serializers.RegexField(
+        r"^[\w.@+-]+\Z",
+        max_length=128,
+        error_messages={"invalid": "Use letters, digits and @/./+/-/_ only."},
+    )
+    password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
+
+    def validate_email(self, value: str) -> str:
+        if selectors.email_taken(email=value):
+            raise serializers.ValidationError("A user with this email already exists.")
+        return value
+
+    def validate_username(self, value: str) -> str:
+        if selectors.username_taken(username=value):
+            raise serializers.ValidationError("A user with this username already exists.")
+        return value
+
+    def validate(self, attrs):
+        candidate = User(email=attrs["email"], username=attrs["username"])
+        try:
+            password_validation.validate_password(attrs["password"], user=candidate)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"password": list(exc.messages)}) from None
+        return attrs
+
+
+class LoginInput(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class LoginOutput(serializers.Serializer):
+    message = serializers.CharField()
+    auth_token = serializers.CharField()
+    refresh_token = serializers.CharField()
+
+
+class RefreshInput(serializers.Serializer):
+    refresh_token = serializers.CharField()
+
+
+class TokenPairOutput(serializers.Serializer):
+    auth_token = serializers.CharField()
+    refresh_token = serializers.CharField()
+
+
+class UserEnvelope(serializers.Serializer):
+    data = UserOutput()
+
+
+class UserListData(serializers.Serializer):
+    users = UserOutput(many=True)
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+
+
+class UserListEnvelope(serializers.Serializer):
+    data = UserListData()
+
+
+class ErrorOutput(serializers.Serializer):
+    detail = serializers.CharField()

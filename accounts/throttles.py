@@ -1,0 +1,35 @@
+"""Rate limits on the unauthenticated endpoints (rates in settings.REST_FRAMEWORK)."""
+
+from __future__ import annotations
+
+from rest_framework.throttling import SimpleRateThrottle
+
+from accounts.models import normalize_email
+
+
+class _ClientIPThrottle(SimpleRateThrottle):
+    """Keyed by client IP; behind the gateway DRF trusts exactly ``NUM_PROXIES`` hops."""
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class LoginIPThrottle(_ClientIPThrottle):
+    scope = "login_ip"
+
+
+class RegisterIPThrottle(_ClientIPThrottle):
+    scope = "register_ip"
+
+
+class LoginEmailThrottle(SimpleRateThrottle):
+    """Keyed by the email being tried, so one account cannot be brute-forced from many IPs."""
+
+    scope = "login_email"
+
+    def get_cache_key(self, request, view):
+        data = request.data
+        email = data.get("email") if hasattr(data, "get") else None
+        if not isinstance(email, str) or not email.strip():
+            return None  # nothing to key on; the serializer rejects the request
+        return self.cache_format % {"scope": self.scope, "ident": normalize_email(email)}
