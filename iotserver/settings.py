@@ -119,6 +119,19 @@ TELEMETRY_RANGE_MAX_ROWS = env_int("TELEMETRY_RANGE_MAX_ROWS", 100_000, minimum=
 # --- MQTT ------------------------------------------------------------------------------
 MQTT_URL = env_url("MQTT_URL", "mqtt://127.0.0.1:1883", ("mqtt", "mqtts"))
 
+# --- Ingest (ingest_mqtt; command-line options override these) -------------------------
+INGEST_CLIENT_ID = env_str("INGEST_CLIENT_ID", "iotserver-ingest")
+INGEST_TOPIC_FILTER = env_str("INGEST_TOPIC_FILTER", "#")
+INGEST_SHARED_GROUP = env_str("INGEST_SHARED_GROUP", "") or None
+INGEST_BATCH_SIZE = env_int("INGEST_BATCH_SIZE", 1000, minimum=1)
+INGEST_MAX_WAIT_MS = env_int("INGEST_MAX_WAIT_MS", 200, minimum=1)
+INGEST_MAX_PAYLOAD_BYTES = env_int("INGEST_MAX_PAYLOAD_BYTES", 65536, minimum=1)
+INGEST_DEAD_LETTER_MAX_BYTES = env_int("INGEST_DEAD_LETTER_MAX_BYTES", 4096, minimum=0)
+INGEST_SESSION_EXPIRY_SECONDS = env_int("INGEST_SESSION_EXPIRY_SECONDS", 7 * 24 * 3600, minimum=60)
+INGEST_RECEIVE_MAXIMUM = env_int("INGEST_RECEIVE_MAXIMUM", 10000, minimum=1)
+INGEST_METRICS_PORT = env_int("INGEST_METRICS_PORT", 0, minimum=0)
+INGEST_LOG_INTERVAL_SECONDS = env_int("INGEST_LOG_INTERVAL_SECONDS", 60, minimum=1)
+
 # --- Cache -----------------------------------------------------------------------------
 REDIS_URL = env_url("REDIS_URL", None, ("redis", "rediss", "unix"))
 if REDIS_URL:

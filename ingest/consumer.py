@@ -1,0 +1,369 @@
+"""The MQTT ingester: a paho network thread that only enqueues, and a writer loop that
+commits batches through ``telemetry.services`` and acknowledges them afterwards.
+
+Delivery guarantee: a message is acknowledged (PUBACK) only after the transaction holding its
+readings or its dead letter has committed, so whatever the broker forgets was stored. A crash
+between commit and acknowledgement makes the broker redeliver; readings with their own ``ts``
+are then counted as duplicates, not stored twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+from django.db import close_old_connections
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from ingest.metrics import IngestStats
+from ingest.parsing import IgnoredTopic, PayloadError, message_parse
+from telemetry.records import AppendResult, DeadLetterIn, ReadingIn
+
+logger = logging.getLogger(__name__)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# CONNACK reasons that no reconnect will fix: stop and let the supervisor report it.
+_FATAL_CONNACK = {"Bad user name or password", "Not authorized", "Client identifier not valid"}
+
+
+class FatalIngestError(RuntimeError):
+    """Misconfiguration the ingester cannot recover from (refused credentials, denied topic)."""
+
+
+class ShutdownIncomplete(RuntimeError):
+    """Stopped before the last batch could be committed: it stays unacknowledged (not lost)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOptions:
+    broker_url: str
+    client_id: str
+    topic_filter: str = "#"
+    shared_group: str | None = None
+    batch_size: int = 1000
+    max_wait: float = 0.2
+    max_payload_bytes: int = 65536
+    dead_letter_max_bytes: int = 4096
+    session_expiry: int = 7 * 24 * 3600
+    receive_maximum: int = 10000
+    keepalive: int = 30
+    retry_max_delay: float = 30.0
+    shutdown_timeout: float = 8.0
+
+    @property
+    def subscription(self) -> str:
+        if self.shared_group:
+            return f"$share/{self.shared_group}/{self.topic_filter}"
+        return self.topic_filter
+
+
+class Inbound(NamedTuple):
+    """One received message, as the network thread hands it over."""
+
+    mid: int
+    qos: int
+    topic: bytes
+    payload: bytes
+    received_us: int
+    generation: int
+
+
+def broker_address(url: str) -> tuple[str, int, str | None, str | None, bool]:
+    """``mqtt[s]://user:pass@host:port`` -> (host, port, username, password, tls)."""
+    parts = urlsplit(url)
+    tls = parts.scheme == "mqtts"
+    port = parts.port or (8883 if tls else 1883)
+    username = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password else None
+    return parts.hostname or "127.0.0.1", port, username, password, tls
+
+
+def _default_append() -> tuple[Callable[..., AppendResult], type[Exception]]:
+    from telemetry.services import StorageError, reading_bulk_append
+
+    return reading_bulk_append, StorageError
+
+
+class MqttIngester:
+    """Consume ``options.subscription`` at QoS 1 into telemetry storage, batch by batch.
+
+    ``run()`` loops until ``stop_event`` is set; tests call ``start()`` and ``step()``.
+    The paho network thread never touches the database: it appends to ``inbox``.
+    """
+
+    def __init__(
+        self,
+        *,
+        options: IngestOptions,
+        stop_event: threading.Event | None = None,
+        append: Callable[..., AppendResult] | None = None,
+        storage_error: type[Exception] | None = None,
+    ) -> None:
+        self.options = options
+        self.stop_event = stop_event or threading.Event()
+        if append is None:
+            append, default_error = _default_append()
+            storage_error = storage_error or default_error
+        self._append = append
+        self._storage_error = storage_error or Exception
+        self.inbox: queue.SimpleQueue[Inbound] = queue.SimpleQueue()
+        self.stats = IngestStats(queue_depth=self.inbox.qsize)
+        self.fatal: str | None = None
+        self.connected = threading.Event()
+        self._disconnected = threading.Event()
+        self._generation = 0
+        self._ack_lock = threading.Lock()
+        self._last_rx_us = 0
+        self.last_batch_size = 0
+        self._client = self._make_client()
+
+    # --- network thread -----------------------------------------------------------------
+    def _make_client(self) -> mqtt.Client:
+        host, port, username, password, tls = broker_address(self.options.broker_url)
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.options.client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        if username:
+            client.username_pw_set(username, password)
+        if tls:
+            client.tls_set()
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        self._host, self._port = host, port
+        return client
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            logger.error("broker refused the connection: %s", reason_code)
+            if str(reason_code) in _FATAL_CONNACK:
+                self.fatal = f"broker refused the connection: {reason_code}"
+                self.stop_event.set()
+            return
+        logger.info(
+            "connected to %s:%s as %s (session present: %s), subscribing to %s",
+            self._host,
+            self._port,
+            self.options.client_id,
+            flags.session_present,
+            self.options.subscription,
+        )
+        client.subscribe(self.options.subscription, qos=1)
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        failed = [rc for rc in reason_codes if rc.is_failure]
+        if failed:
+            self.fatal = f"subscription to {self.options.subscription} refused: {failed[0]}"
+            logger.error("%s", self.fatal)
+            self.stop_event.set()
+            return
+        self._disconnected.clear()
+        self.connected.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        # Message ids are per connection: once it is gone, acks of what it delivered must not
+        # be sent on the next one. The broker redelivers those messages instead.
+        with self._ack_lock:
+            self._generation += 1
+        self.connected.clear()
+        self._disconnected.set()
+        if not self.stop_event.is_set():
+            logger.warning("disconnected from the broker (%s); reconnecting", reason_code)
+
+    def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        self.inbox.put(
+            Inbound(
+                message.mid,
+                message.qos,
+                message._topic,
+                message.payload,
+                time.time_ns() // 1000,
+                self._generation,
+            )
+        )
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        """Connect (retrying in the background while the broker is away) and subscribe."""
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = self.options.session_expiry
+        properties.ReceiveMaximum = self.options.receive_maximum
+        self._client.connect_async(
+            self._host,
+            self._port,
+            keepalive=self.options.keepalive,
+            clean_start=False,
+            properties=properties,
+        )
+        self._client.loop_start()
+
+    def close(self) -> None:
+        """Disconnect (after the queued acknowledgements are written) and stop the thread."""
+        if self.connected.is_set():
+            self._client.disconnect()
+            self._disconnected.wait(timeout=5)
+        self._client.loop_stop()
+        self.stats.close()
+
+    def run(self, *, log_interval: float = 60.0) -> None:
+        """Loop until the stop event; then flush, acknowledge and disconnect."""
+        self.start()
+        next_log = time.monotonic() + log_interval
+        try:
+            while not self.stop_event.is_set():
+                self.step()
+                if time.monotonic() >= next_log:
+                    logger.info("ingest: %s", self.stats.summary())
+                    next_log = time.monotonic() + log_interval
+            if self.fatal:
+                raise FatalIngestError(self.fatal)
+            self.drain()
+        finally:
+            self.close()
+            logger.info("ingest stopped: %s", self.stats.summary())
+
+    # --- writer loop ------------------------------------------------------------------------
+    def step(self, *, timeout: float | None = None) -> bool:
+        """Collect one batch (up to batch_size, or max_wait after its first message), commit
+        it and acknowledge it. Returns True when more messages are already waiting."""
+        batch = self._collect(first_timeout=self.options.max_wait if timeout is None else timeout)
+        self.last_batch_size = len(batch)
+        if batch:
+            self._flush(batch)
+        return not self.inbox.empty()
+
+    def drain(self) -> None:
+        """Commit and acknowledge everything received so far (used on stop)."""
+        deadline = time.monotonic() + self.options.shutdown_timeout
+        while True:
+            batch = self._collect(first_timeout=0)
+            if not batch:
+                return
+            self._flush(batch, deadline=deadline)
+
+    def _collect(self, *, first_timeout: float) -> list[Inbound]:
+        batch: list[Inbound] = []
+        size = self.options.batch_size
+        try:
+            if first_timeout > 0:
+                batch.append(self.inbox.get(timeout=first_timeout))
+            else:
+                batch.append(self.inbox.get_nowait())
+            deadline = time.monotonic() + self.options.max_wait
+            while len(batch) < size:
+                try:
+                    batch.append(self.inbox.get_nowait())
+                    continue
+                except queue.Empty:
+                    pass
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.stop_event.is_set():
+                    break
+                batch.append(self.inbox.get(timeout=min(remaining, 0.05)))
+        except queue.Empty:
+            pass
+        return batch
+
+    def _parse(self, batch: list[Inbound]) -> tuple[list[ReadingIn], list[DeadLetterIn]]:
+        readings: list[ReadingIn] = []
+        dead: list[DeadLetterIn] = []
+        max_payload = self.options.max_payload_bytes
+        keep = self.options.dead_letter_max_bytes
+        last = self._last_rx_us
+        for item in batch:
+            # Strictly increasing receive times, so readings without ts never collide.
+            rx_us = item.received_us if item.received_us > last else last + 1
+            received_at = _EPOCH + timedelta(microseconds=rx_us)
+            try:
+                topic = item.topic.decode("utf-8")
+            except UnicodeDecodeError:
+                topic = item.topic.decode("utf-8", "replace")
+                reason = "topic is not UTF-8"
+                dead.append(DeadLetterIn(topic, item.payload[:keep], reason, received_at))
+                last = rx_us
+                continue
+            try:
+                parsed = message_parse(
+                    mqtt_topic=topic,
+                    payload=item.payload,
+                    received_at=received_at,
+                    max_payload_bytes=max_payload,
+                )
+            except PayloadError as exc:
+                dead.append(DeadLetterIn(topic, item.payload[:keep], str(exc), received_at))
+                parsed = ()
+            except IgnoredTopic:
+                self.stats.add("ignored")
+                parsed = ()
+            readings.extend(parsed)
+            last = rx_us + max(len(parsed), 1) - 1
+        self._last_rx_us = last
+        return readings, dead
+
+    def _write(self, readings, dead, *, deadline: float | None) -> AppendResult:
+        delay = 0.5
+        while True:
+            close_old_connections()
+            try:
+                return self._append(readings=readings, dead_letters=dead)
+            except self._storage_error as exc:
+                self.stats.add("storage_errors")
+                logger.warning(
+                    "batch of %d readings not stored (%s: %s); retrying in %.1fs",
+                    len(readings),
+                    exc.__class__.__name__,
+                    str(exc).splitlines()[0][:200] if str(exc) else "",
+                    delay,
+                )
+            if self.stop_event.is_set():
+                if deadline is None:
+                    deadline = time.monotonic() + self.options.shutdown_timeout
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ShutdownIncomplete("storage unavailable at shutdown")
+                time.sleep(min(delay, remaining))
+            else:
+                self.stop_event.wait(delay)
+            delay = min(delay * 2, self.options.retry_max_delay)
+
+    def _flush(self, batch: list[Inbound], *, deadline: float | None = None) -> None:
+        generation = self._generation
+        current = [item for item in batch if item.generation == generation]
+        if len(current) != len(batch):
+            # Delivered on a connection that is gone: the broker redelivers them.
+            logger.info("dropping %d messages of a lost connection", len(batch) - len(current))
+            batch = current
+            if not batch:
+                return
+        self.stats.add("received", len(batch))
+        readings, dead = self._parse(batch)
+        result = self._write(readings, dead, deadline=deadline)
+        self.stats.add("stored", result.stored)
+        self.stats.add("duplicates", result.duplicates)
+        self.stats.add("dead_lettered", result.dead_lettered)
+        self.stats.add("batches")
+        self.stats.set_lag(time.time() - batch[0].received_us / 1e6)
+        self._ack(batch)
+
+    def _ack(self, batch: list[Inbound]) -> None:
+        ack = self._client.ack
+        with self._ack_lock:
+            generation = self._generation
+            for item in batch:
+                if item.generation == generation:
+                    ack(item.mid, item.qos)

@@ -1,0 +1,98 @@
+"""``manage.py ingest_mqtt``: store MQTT readings through telemetry.services, losing nothing
+that was acknowledged. SIGTERM/SIGINT flush, acknowledge, disconnect and exit 0; refused
+credentials or storage that stays down at shutdown exit non-zero for the supervisor."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from ingest.consumer import FatalIngestError, IngestOptions, MqttIngester, ShutdownIncomplete
+
+logger = logging.getLogger(__name__)
+
+
+class Command(BaseCommand):
+    help = "Consume device readings from MQTT (QoS 1, persistent session) into telemetry storage."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--broker", default=settings.MQTT_URL, help="mqtt[s]://user:pass@host:port"
+        )
+        parser.add_argument("--client-id", default=settings.INGEST_CLIENT_ID)
+        parser.add_argument("--topic", default=settings.INGEST_TOPIC_FILTER, help="topic filter")
+        parser.add_argument(
+            "--shared-group",
+            default=settings.INGEST_SHARED_GROUP,
+            help="subscribe as $share/NAME/<filter> so several ingesters split the stream "
+            "(give each one its own --client-id)",
+        )
+        parser.add_argument("--batch-size", type=int, default=settings.INGEST_BATCH_SIZE)
+        parser.add_argument(
+            "--max-wait", type=float, default=settings.INGEST_MAX_WAIT_MS / 1000, help="seconds"
+        )
+        parser.add_argument("--receive-maximum", type=int, default=settings.INGEST_RECEIVE_MAXIMUM)
+        parser.add_argument("--metrics-port", type=int, default=settings.INGEST_METRICS_PORT)
+        parser.add_argument("--metrics-addr", default="0.0.0.0")  # noqa: S104
+        parser.add_argument(
+            "--log-interval", type=float, default=settings.INGEST_LOG_INTERVAL_SECONDS
+        )
+        parser.add_argument(
+            "--once",
+            action="store_true",
+            help="connect, commit what the broker delivers until it goes quiet, then stop",
+        )
+
+    def handle(self, *args, **opts):
+        if not 1 <= opts["receive_maximum"] <= 65535:
+            raise CommandError("--receive-maximum must be between 1 and 65535")
+        if opts["batch_size"] < 1 or opts["max_wait"] <= 0:
+            raise CommandError("--batch-size must be at least 1 and --max-wait positive")
+        options = IngestOptions(
+            broker_url=opts["broker"],
+            client_id=opts["client_id"],
+            topic_filter=opts["topic"],
+            shared_group=opts["shared_group"] or None,
+            batch_size=opts["batch_size"],
+            max_wait=opts["max_wait"],
+            max_payload_bytes=settings.INGEST_MAX_PAYLOAD_BYTES,
+            dead_letter_max_bytes=settings.INGEST_DEAD_LETTER_MAX_BYTES,
+            session_expiry=settings.INGEST_SESSION_EXPIRY_SECONDS,
+            receive_maximum=opts["receive_maximum"],
+        )
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        ingester = MqttIngester(options=options, stop_event=stop)
+        if opts["metrics_port"]:
+            ingester.stats.serve(port=opts["metrics_port"], addr=opts["metrics_addr"])
+        try:
+            if opts["once"]:
+                self._once(ingester)
+            else:
+                ingester.run(log_interval=opts["log_interval"])
+        except FatalIngestError as exc:
+            raise CommandError(str(exc), returncode=2) from None
+        except ShutdownIncomplete as exc:
+            raise CommandError(f"{exc}; unacknowledged messages stay with the broker") from None
+
+    def _once(self, ingester: MqttIngester) -> None:
+        """Drain what the broker holds for this session, then stop (for cron and tests)."""
+        ingester.start()
+        try:
+            if not ingester.connected.wait(timeout=10):
+                raise FatalIngestError(ingester.fatal or "could not connect to the broker")
+            while not ingester.stop_event.is_set():
+                ingester.step(timeout=1.0)
+                if ingester.last_batch_size == 0:
+                    break
+            if ingester.fatal:
+                raise FatalIngestError(ingester.fatal)
+            ingester.drain()
+        finally:
+            ingester.close()
+            logger.info("ingest stopped: %s", ingester.stats.summary())
