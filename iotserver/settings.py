@@ -115,6 +115,11 @@ TELEMETRY_PAGE_MAX = env_int("TELEMETRY_PAGE_MAX", 1000, minimum=1)
 TELEMETRY_CSV_MAX_ROWS = env_int("TELEMETRY_CSV_MAX_ROWS", 1_000_000, minimum=1)
 TELEMETRY_AGG_MAX_ROWS = env_int("TELEMETRY_AGG_MAX_ROWS", 5_000_000, minimum=1)
 TELEMETRY_RANGE_MAX_ROWS = env_int("TELEMETRY_RANGE_MAX_ROWS", 100_000, minimum=1)
+# Latest values and device owners are cached this long. With Redis the write path keeps
+# them fresh, so a long TTL is safe; the local-memory cache is per process, so it is short.
+TELEMETRY_CACHE_SECONDS = env_int(
+    "TELEMETRY_CACHE_SECONDS", 3600 if env_str("REDIS_URL") else 5, minimum=0
+)
 
 # --- MQTT ------------------------------------------------------------------------------
 MQTT_URL = env_url("MQTT_URL", "mqtt://127.0.0.1:1883", ("mqtt", "mqtts"))

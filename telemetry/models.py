@@ -1,0 +1,96 @@
+"""Telemetry data: registered devices, readings, per-topic summaries and dead letters.
+
+All of these live in the telemetry database (``iotserver.routers.telemetry_alias()``).
+With ``TELEMETRY_BACKEND=mongo`` readings, topic summaries and dead letters live in MongoDB
+instead and only ``Device`` rows are used here.
+"""
+
+from __future__ import annotations
+
+from django.core.validators import RegexValidator
+from django.db import models
+
+DEVICE_NAME_PATTERN = r"[A-Za-z0-9_-]{1,64}"
+
+device_name_validator = RegexValidator(
+    rf"^{DEVICE_NAME_PATTERN}\Z",
+    "Device names are 1 to 64 letters, digits, '_' or '-'.",
+)
+
+
+class Device(models.Model):
+    """A device a user registered; its name is the first level of the MQTT topics it publishes.
+
+    ``owner_id`` is the owner's user id as a plain integer: in the microservice deployment
+    the telemetry database has no user table to point a foreign key at.
+    ``mqtt_password_hash`` is a Mosquitto ``$7$`` PBKDF2-SHA512 hash; the password itself is
+    shown once, when the device is created, and never stored.
+    """
+
+    name = models.CharField(max_length=64, unique=True, validators=[device_name_validator])
+    owner_id = models.BigIntegerField()
+    mqtt_password_hash = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["owner_id", "name"], name="telemetry_device_owner_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Reading(models.Model):
+    """One value of one topic at one instant: numeric ``value`` or, for other payloads, ``text``.
+
+    (topic, ts) is the primary key, so storing the same reading twice is a no-op and there is
+    no surrogate id index to maintain on the hot insert path. On PostgreSQL the key index also
+    carries ``value`` (``INCLUDE``, added in migration 0001) so "latest" and "range" of numeric
+    topics are index-only scans.
+    """
+
+    pk = models.CompositePrimaryKey("topic", "ts")
+    topic = models.CharField(max_length=255)
+    ts = models.DateTimeField()
+    value = models.FloatField(null=True, blank=True)
+    text = models.TextField(null=True, blank=True)  # noqa: DJ001 - NULL means "numeric reading"
+
+    def __str__(self) -> str:
+        return f"{self.topic}@{self.ts.isoformat()}"
+
+
+class Topic(models.Model):
+    """Summary of one topic, kept by the write path so listing topics never scans readings.
+
+    ``last_*`` only ever move forward in time: an older reading arriving late does not
+    replace a newer last value.
+    """
+
+    name = models.CharField(max_length=255, unique=True)
+    device = models.CharField(max_length=64)
+    last_ts = models.DateTimeField()
+    last_value = models.FloatField(null=True, blank=True)
+    last_text = models.TextField(null=True, blank=True)  # noqa: DJ001 - NULL means numeric
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["device", "name"], name="telemetry_topic_device_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DeadLetter(models.Model):
+    """A message the ingester could not parse, kept with the reason for inspection."""
+
+    topic = models.CharField(max_length=255)
+    payload = models.BinaryField()
+    reason = models.CharField(max_length=255)
+    received_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["received_at"], name="telemetry_deadletter_recv_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.topic}: {self.reason}"

@@ -1,0 +1,231 @@
+"""Readings in the telemetry SQL database (SQLite or PostgreSQL) through the Django ORM.
+
+Writes are multi-row ``INSERT ... ON CONFLICT DO NOTHING`` statements, whose row counts
+tell how many readings were new without a query per row; reads walk the (topic, ts) key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime
+
+from django.db import connections, transaction
+
+from iotserver.routers import telemetry_alias
+from telemetry.models import DeadLetter, Reading, Topic
+from telemetry.records import AppendResult, DeadLetterIn, ReadingIn
+from telemetry.storage.base import Bucket, Point, TopicSummary
+
+# Rows per INSERT on PostgreSQL: 4 parameters each stays far below its 65535 limit.
+_PG_ROWS_PER_STATEMENT = 2000
+
+_AGG_SQL = {
+    "avg": "AVG(value)",
+    "min": "MIN(value)",
+    "max": "MAX(value)",
+    "count": "COUNT(value)",
+    "sum": "SUM(value)",
+}
+
+
+def _newest_per_topic(readings: Sequence[ReadingIn]) -> dict[str, ReadingIn]:
+    newest: dict[str, ReadingIn] = {}
+    for reading in readings:
+        seen = newest.get(reading.topic)
+        if seen is None or reading.ts > seen.ts:
+            newest[reading.topic] = reading
+    return newest
+
+
+class SqlStorage:
+    """The ``sql`` backend. The database alias is resolved per call (tests switch it)."""
+
+    uses_django_database = True
+
+    @property
+    def alias(self) -> str:
+        return telemetry_alias()
+
+    # --- writes ---------------------------------------------------------------------
+    def append(
+        self, *, readings: Sequence[ReadingIn], dead_letters: Sequence[DeadLetterIn] = ()
+    ) -> AppendResult:
+        alias = self.alias
+        # No savepoint: a caller's surrounding transaction (services) is the batch.
+        with transaction.atomic(using=alias, savepoint=False):
+            stored = self._insert_readings(alias, readings) if readings else 0
+            if readings:
+                self._upsert_topics(alias, readings)
+            if dead_letters:
+                DeadLetter.objects.using(alias).bulk_create(
+                    DeadLetter(
+                        topic=d.topic, payload=d.payload, reason=d.reason, received_at=d.received_at
+                    )
+                    for d in dead_letters
+                )
+        return AppendResult(
+            stored=stored, duplicates=len(readings) - stored, dead_lettered=len(dead_letters)
+        )
+
+    def _rows_per_statement(self, alias: str, columns: int) -> int:
+        connection = connections[alias]
+        if connection.vendor == "postgresql":
+            return _PG_ROWS_PER_STATEMENT
+        return max(1, connection.features.max_query_params // columns)
+
+    def _insert_readings(self, alias: str, readings: Sequence[ReadingIn]) -> int:
+        connection = connections[alias]
+        adapt = connection.ops.adapt_datetimefield_value
+        # Sorted, so concurrent writers take key locks in the same order (no deadlocks).
+        rows = sorted(readings, key=lambda r: (r.topic, r.ts))
+        size = self._rows_per_statement(alias, 4)
+        table = connection.ops.quote_name(Reading._meta.db_table)
+        stored = 0
+        with connection.cursor() as cursor:
+            for i in range(0, len(rows), size):
+                chunk = rows[i : i + size]
+                params: list = []
+                for r in chunk:
+                    params.extend((r.topic, adapt(r.ts), r.value, r.text))
+                values = ",".join(["(%s,%s,%s,%s)"] * len(chunk))
+                cursor.execute(
+                    f"INSERT INTO {table} (topic, ts, value, text) VALUES {values} "  # noqa: S608
+                    "ON CONFLICT (topic, ts) DO NOTHING",
+                    params,
+                )
+                stored += cursor.rowcount
+        return stored
+
+    def _upsert_topics(self, alias: str, readings: Sequence[ReadingIn]) -> None:
+        """Move each topic's summary forward to the newest reading of the batch."""
+        connection = connections[alias]
+        adapt = connection.ops.adapt_datetimefield_value
+        newest = _newest_per_topic(readings)
+        names = sorted(newest)
+        size = self._rows_per_statement(alias, 5)
+        table = connection.ops.quote_name(Topic._meta.db_table)
+        with connection.cursor() as cursor:
+            for i in range(0, len(names), size):
+                chunk = [newest[name] for name in names[i : i + size]]
+                params: list = []
+                for r in chunk:
+                    params.extend((r.topic, r.topic.split(".", 1)[0], adapt(r.ts), r.value, r.text))
+                values = ",".join(["(%s,%s,%s,%s,%s)"] * len(chunk))
+                cursor.execute(
+                    f"INSERT INTO {table} (name, device, last_ts, last_value, last_text) "  # noqa: S608
+                    f"VALUES {values} ON CONFLICT (name) DO UPDATE SET "
+                    "last_ts = excluded.last_ts, last_value = excluded.last_value, "
+                    f"last_text = excluded.last_text WHERE {table}.last_ts < excluded.last_ts",
+                    params,
+                )
+
+    # --- reads ----------------------------------------------------------------------
+    def _readings(self, topic: str, start: datetime | None, end: datetime | None):
+        qs = Reading.objects.using(self.alias).filter(topic=topic)
+        if start is not None:
+            qs = qs.filter(ts__gte=start)
+        if end is not None:
+            qs = qs.filter(ts__lt=end)
+        return qs
+
+    def latest(self, *, topic: str) -> Point | None:
+        row = (
+            Reading.objects.using(self.alias)
+            .filter(topic=topic)
+            .order_by("-ts")
+            .values_list("ts", "value", "text")
+            .first()
+        )
+        return Point(*row) if row else None
+
+    def range(
+        self,
+        *,
+        topic: str,
+        start: datetime | None,
+        end: datetime | None,
+        descending: bool,
+        limit: int,
+    ) -> list[Point]:
+        qs = self._readings(topic, start, end).order_by("-ts" if descending else "ts")
+        return [Point(*row) for row in qs.values_list("ts", "value", "text")[:limit]]
+
+    def count(self, *, topic: str, start: datetime | None, end: datetime | None, cap: int) -> int:
+        return self._readings(topic, start, end).values("ts")[:cap].count()
+
+    def aggregate(
+        self,
+        *,
+        topic: str,
+        start: datetime | None,
+        end: datetime | None,
+        bucket_seconds: int,
+        aggregates: Sequence[str],
+    ) -> list[Bucket]:
+        connection = connections[self.alias]
+        adapt = connection.ops.adapt_datetimefield_value
+        if connection.vendor == "postgresql":
+            bucket = "floor(extract(epoch FROM ts) / %s)::bigint"
+        else:
+            # Integer division truncates towards zero; the modulo form floors (pre-1970 too).
+            epoch = "CAST(strftime('%%s', ts) AS INTEGER)"
+            bucket = f"(({epoch} - ((({epoch} %% %s) + %s) %% %s)) / %s)"
+        bucket_params = [bucket_seconds] * bucket.count("%s")
+        where = ["topic = %s", "value IS NOT NULL"]
+        params: list = [topic]
+        if start is not None:
+            where.append("ts >= %s")
+            params.append(adapt(start))
+        if end is not None:
+            where.append("ts < %s")
+            params.append(adapt(end))
+        columns = ", ".join(_AGG_SQL[name] for name in aggregates)
+        table = connection.ops.quote_name(Reading._meta.db_table)
+        sql = (
+            f"SELECT {bucket} AS bucket, {columns} FROM {table} "  # noqa: S608
+            f"WHERE {' AND '.join(where)} GROUP BY bucket ORDER BY bucket"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*bucket_params, *params])
+            rows = cursor.fetchall()
+        return [
+            Bucket(
+                start=datetime.fromtimestamp(int(row[0]) * bucket_seconds, tz=UTC),
+                values=_typed(aggregates, row[1:]),
+            )
+            for row in rows
+        ]
+
+    def topic_list(
+        self, *, devices: Collection[str] | None = None, names: Collection[str] | None = None
+    ) -> list[TopicSummary]:
+        qs = Topic.objects.using(self.alias).order_by("name")
+        if devices is not None:
+            qs = qs.filter(device__in=devices)  # a list, or a subquery of Device names
+        if names is not None:
+            qs = qs.filter(name__in=list(names))
+        return [
+            TopicSummary(*row)
+            for row in qs.values_list("name", "device", "last_ts", "last_value", "last_text")
+        ]
+
+    def topic_get(self, *, topic: str) -> TopicSummary | None:
+        found = self.topic_list(names=[topic])
+        return found[0] if found else None
+
+    def check(self) -> None:
+        with connections[self.alias].cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+
+
+def _typed(aggregates: Sequence[str], values: Sequence) -> dict[str, float | int | None]:
+    out: dict[str, float | int | None] = {}
+    for name, value in zip(aggregates, values, strict=True):
+        if value is None:
+            out[name] = None
+        elif name == "count":
+            out[name] = int(value)
+        else:
+            out[name] = float(value)
+    return out
