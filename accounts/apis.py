@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 from functools import lru_cache
 
 from django.conf import settings
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_protect, ensure_csrf_cookie
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from jwt.algorithms import RSAAlgorithm
 from rest_framework import serializers, status
@@ -199,3 +202,100 @@ class JwksApi(_PublicView):
     )
     def get(self, request):
         return Response(_jwks())
+
+
+# --- Browser sessions ------------------------------------------------------------------
+# The dashboard keeps the refresh token in an HttpOnly, SameSite=Strict cookie scoped to
+# these paths, out of reach of page scripts; page scripts hold only the short-lived access
+# token in memory. Cookie-authenticated endpoints are CSRF-protected.
+
+SESSION_COOKIE = "iot_refresh"
+SESSION_COOKIE_PATH = "/auth/session"
+
+
+class AccessTokenOutput(serializers.Serializer):
+    auth_token = serializers.CharField()
+
+
+def _with_refresh_cookie(response: Response, refresh: str) -> Response:
+    response.set_cookie(
+        SESSION_COOKIE,
+        refresh,
+        max_age=int(settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"].total_seconds()),
+        path=SESSION_COOKIE_PATH,
+        secure=not settings.DEBUG,
+        httponly=True,
+        samesite="Strict",
+    )
+    return response
+
+
+def _without_refresh_cookie(response: Response) -> Response:
+    response.delete_cookie(SESSION_COOKIE, path=SESSION_COOKIE_PATH, samesite="Strict")
+    return response
+
+
+@method_decorator(csrf_protect, name="dispatch")
+class SessionLoginApi(_PublicView):
+    throttle_classes = [LoginIPThrottle, LoginEmailThrottle]
+
+    @extend_schema(
+        operation_id="auth_session_login",
+        request=LoginInput,
+        responses={200: AccessTokenOutput, **_errors},
+        description="Browser login: refresh token set as an HttpOnly cookie; send X-CSRFToken.",
+    )
+    def post(self, request):
+        body = LoginInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            _, pair = services.user_login(request=request, **body.validated_data)
+        except services.InvalidCredentials:
+            raise AuthenticationFailed(LOGIN_FAILED) from None
+        return _with_refresh_cookie(Response({"auth_token": pair.access}), pair.refresh)
+
+
+@method_decorator(csrf_protect, name="dispatch")
+class SessionRefreshApi(_PublicView):
+    @extend_schema(
+        operation_id="auth_session_refresh",
+        request=None,
+        responses={200: AccessTokenOutput, 401: _errors[401]},
+        description="Rotates the refresh cookie and answers a new access token. Needs X-CSRFToken.",
+    )
+    def post(self, request):
+        raw = request.COOKIES.get(SESSION_COOKIE)
+        try:
+            if not raw:
+                raise InvalidRefreshToken("no session")
+            pair = services.token_rotate(refresh_token=raw)
+        except InvalidRefreshToken:
+            response = Response({"detail": REFRESH_FAILED}, status=status.HTTP_401_UNAUTHORIZED)
+            return _without_refresh_cookie(response)
+        return _with_refresh_cookie(Response({"auth_token": pair.access}), pair.refresh)
+
+
+@method_decorator(csrf_protect, name="dispatch")
+class SessionLogoutApi(_PublicView):
+    @extend_schema(
+        operation_id="auth_session_logout",
+        request=None,
+        responses={204: OpenApiResponse(description="Signed out; the refresh cookie is revoked")},
+    )
+    def post(self, request):
+        raw = request.COOKIES.get(SESSION_COOKIE)
+        if raw:
+            # An already unusable token still gets its cookie cleared.
+            with contextlib.suppress(InvalidRefreshToken):
+                services.token_revoke(refresh_token=raw)
+        return _without_refresh_cookie(Response(status=status.HTTP_204_NO_CONTENT))
+
+
+@method_decorator(ensure_csrf_cookie, name="dispatch")
+class CsrfApi(_PublicView):
+    @extend_schema(
+        operation_id="auth_session_csrf",
+        responses={204: OpenApiResponse(description="Sets the csrftoken cookie")},
+    )
+    def get(self, request):
+        return Response(status=status.HTTP_204_NO_CONTENT)

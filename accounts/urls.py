@@ -10,5 +10,9 @@ urlpatterns = [
     path("auth/me", apis.MeApi.as_view(), name="auth-me"),
     path("users", apis.UserListApi.as_view(), name="users-list"),
     path("users/<int:user_id>", apis.UserDetailApi.as_view(), name="users-detail"),
+    path("auth/session/csrf", apis.CsrfApi.as_view(), name="auth-session-csrf"),
+    path("auth/session/login", apis.SessionLoginApi.as_view(), name="auth-session-login"),
+    path("auth/session/refresh", apis.SessionRefreshApi.as_view(), name="auth-session-refresh"),
+    path("auth/session/logout", apis.SessionLogoutApi.as_view(), name="auth-session-logout"),
     path(".well-known/jwks.json", apis.JwksApi.as_view(), name="jwks"),
 ]
