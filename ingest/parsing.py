@@ -168,8 +168,8 @@ def payload_parse(*, topic: str, payload: bytes, received_at: datetime) -> list[
         else:
             if not math.isfinite(data):
                 data = text
-        if text in ("true", "false"):
-            data = text == "true"
+        if text in ("true", "false", "null"):
+            data = _decode_json(text)
     if isinstance(data, list):
         if not data:
             raise PayloadError("empty array")

@@ -1,0 +1,142 @@
+"""Every payload format of DESIGN.md's MQTT section, and what goes to dead letters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ingest.parsing import IgnoredTopic, PayloadError, message_parse
+from telemetry.records import ReadingIn
+
+RX = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def parse(topic: str, payload: bytes, *, limit: int = 1024) -> list[ReadingIn]:
+    return message_parse(mqtt_topic=topic, payload=payload, received_at=RX, max_payload_bytes=limit)
+
+
+def test_bare_number_uses_receive_time_and_dotted_topic():
+    assert parse("raspberrypi/temp", b"28.4") == [
+        ReadingIn(topic="raspberrypi.temp", ts=RX, value=28.4)
+    ]
+
+
+def test_bare_string_is_a_text_reading():
+    assert parse("edison/door", b"open") == [ReadingIn(topic="edison.door", ts=RX, text="open")]
+    assert parse("edison/door", b'"closed"') == [
+        ReadingIn(topic="edison.door", ts=RX, text="closed")
+    ]
+
+
+def test_bare_booleans_are_one_and_zero():
+    assert parse("dev/switch", b"true")[0].value == 1.0
+    assert parse("dev/switch", b"false")[0].value == 0.0
+
+
+def test_deep_topic_levels_become_dots():
+    assert parse("dev/room/1/temp", b"1")[0].topic == "dev.room.1.temp"
+
+
+@pytest.mark.parametrize(
+    ("ts", "expected"),
+    [
+        ("2018-12-07T07:54:56+00:00", datetime(2018, 12, 7, 7, 54, 56, tzinfo=UTC)),
+        ("2018-12-07T07:54:56Z", datetime(2018, 12, 7, 7, 54, 56, tzinfo=UTC)),
+        ("2018-12-07T08:54:56+01:00", datetime(2018, 12, 7, 7, 54, 56, tzinfo=UTC)),
+        ("2018-12-07T07:54:56", datetime(2018, 12, 7, 7, 54, 56, tzinfo=UTC)),
+        (1544169296, datetime(2018, 12, 7, 7, 54, 56, tzinfo=UTC)),
+        (1544169296.5, datetime(2018, 12, 7, 7, 54, 56, 500000, tzinfo=UTC)),
+        (1544169296123, datetime(2018, 12, 7, 7, 54, 56, 123000, tzinfo=UTC)),
+    ],
+)
+def test_value_ts_object_with_iso_or_epoch_seconds_or_ms(ts, expected):
+    import json
+
+    payload = json.dumps({"value": 28.4, "ts": ts, "seq": 7}).encode()
+    [reading] = parse("raspberrypi/temp", payload)
+    assert reading.topic == "raspberrypi.temp"
+    assert reading.value == 28.4
+    assert reading.ts == expected
+
+
+def test_value_object_without_ts_uses_receive_time():
+    assert parse("dev/t", b'{"value": 3}') == [ReadingIn(topic="dev.t", ts=RX, value=3.0)]
+
+
+def test_key_values_on_the_device_topic():
+    readings = parse("raspberrypi", b'{"temp": 28.4, "humidity": 41}')
+    assert readings == [
+        ReadingIn(topic="raspberrypi.temp", ts=RX, value=28.4),
+        ReadingIn(topic="raspberrypi.humidity", ts=RX, value=41.0),
+    ]
+
+
+def test_key_values_with_a_shared_ts_and_nested_readings():
+    readings = parse(
+        "edison",
+        b'{"temp": 20, "pot": {"value": 512, "ts": 1544169297}, "ts": 1544169296, "seq": 3}',
+    )
+    assert [(r.topic, r.value, r.ts.timestamp()) for r in readings] == [
+        ("edison.temp", 20.0, 1544169296.0),
+        ("edison.pot", 512.0, 1544169297.0),
+    ]
+
+
+def test_array_readings_without_ts_get_receive_time_plus_index_microseconds():
+    readings = parse("dev/t", b'[1, {"value": 2}, {"value": 3, "ts": 1544169296}, "x"]')
+    assert [(r.value, r.text, r.ts) for r in readings] == [
+        (1.0, None, RX),
+        (2.0, None, RX + timedelta(microseconds=1)),
+        (3.0, None, datetime(2018, 12, 7, 7, 54, 56, tzinfo=UTC)),
+        (None, "x", RX + timedelta(microseconds=3)),
+    ]
+
+
+def test_array_of_key_values():
+    readings = parse("dev", b'[{"a": 1, "b": 2}, {"a": 3, "b": 4}]')
+    assert [(r.topic, r.value, r.ts) for r in readings] == [
+        ("dev.a", 1.0, RX),
+        ("dev.b", 2.0, RX),
+        ("dev.a", 3.0, RX + timedelta(microseconds=1)),
+        ("dev.b", 4.0, RX + timedelta(microseconds=1)),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "reason"),
+    [
+        ("dev/t", b"\xff\xfe28", "not UTF-8"),
+        ("dev/t", b"{not json", "malformed JSON"),
+        ("dev/t", b"[1, 2", "malformed JSON"),
+        ("dev/t", b"", "empty payload"),
+        ("dev/t", b"   ", "empty payload"),
+        ("dev/t", b"[]", "empty array"),
+        ("dev/t", b"[[1]]", "nested arrays"),
+        ("dev/t", b'{"value": [1, 2]}', "number or a string"),
+        ("dev/t", b'{"value": null}', "null"),
+        ("dev/t", b'{"ts": 1544169296}', "no value"),
+        ("dev/t", b'{"value": 1, "ts": "yesterday"}', "ISO 8601"),
+        ("dev/t", b'{"value": 1, "ts": true}', "boolean"),
+        ("dev/t", b'{"value": 1, "ts": 1e300}', "out of range"),
+        ("dev/t", b"null", "null"),
+        ("dev", b'{"a.b": 1}', "no '/' or '.'"),
+        ("dev", b'{"a": {"x": 1}}', "nested objects"),
+        ("bad.device/t", b"1", "invalid device name"),
+        ("x" * 65 + "/t", b"1", "invalid device name"),
+        ("dev//t", b"1", "empty topic level"),
+        ("dev/t", b"1" * 2000, "exceeds 1024"),
+    ],
+)
+def test_unparsable_payloads_raise_with_a_reason(topic, payload, reason):
+    with pytest.raises(PayloadError, match=reason):
+        parse(topic, payload)
+
+
+def test_broker_sys_topics_are_ignored():
+    with pytest.raises(IgnoredTopic):
+        parse("$SYS/broker/uptime", b"12 seconds")
+
+
+def test_non_finite_bare_values_are_kept_as_text():
+    assert parse("dev/t", b"nan") == [ReadingIn(topic="dev.t", ts=RX, text="nan")]
