@@ -166,11 +166,12 @@ class SqlStorage:
         adapt = connection.ops.adapt_datetimefield_value
         if connection.vendor == "postgresql":
             bucket = "floor(extract(epoch FROM ts) / %s)::bigint"
+            bucket_params = [bucket_seconds]
         else:
             # Integer division truncates towards zero; the modulo form floors (pre-1970 too).
             epoch = "CAST(strftime('%%s', ts) AS INTEGER)"
             bucket = f"(({epoch} - ((({epoch} %% %s) + %s) %% %s)) / %s)"
-        bucket_params = [bucket_seconds] * bucket.count("%s")
+            bucket_params = [bucket_seconds] * 4
         where = ["topic = %s", "value IS NOT NULL"]
         params: list = [topic]
         if start is not None:
