@@ -18,7 +18,7 @@ migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
 run: migrate
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	$(BIN)/python -m iotserver.devrun
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)

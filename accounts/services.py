@@ -62,3 +62,15 @@ def token_revoke(*, refresh_token: str) -> None:
     token = refresh_token_parse(refresh_token)
     if not refresh_token_revoke(token):
         raise InvalidRefreshToken("token already revoked")
+
+
+def user_ensure(*, email: str, username: str, password: str, is_staff: bool = False) -> User:
+    """Create the user, or reset the password and flags of an existing one (demo accounts)."""
+    user = User.objects.filter(email=normalize_email(email)).first()
+    if user is None:
+        user = User(email=email, username=username)
+    user.is_active = True
+    user.is_staff = user.is_superuser = is_staff
+    user.set_password(password)
+    user.save()
+    return user

@@ -1,0 +1,1 @@
+"""``make run``: the whole system in one terminal (see ``python -m iotserver.devrun``)."""
