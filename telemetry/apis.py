@@ -1,0 +1,386 @@
+"""Telemetry HTTP API (DESIGN.md, telemetry role): topics, readings and devices.
+
+Identity comes from the JWT claims alone (``user_id``, ``is_staff``). A topic or device the
+caller may not read answers 404 exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from telemetry import selectors, services
+from telemetry.serializers import (
+    AggregatePageSerializer,
+    DeviceCreatedSerializer,
+    DeviceCreateSerializer,
+    DeviceSerializer,
+    ReadingsPageSerializer,
+    ReadingsQuerySerializer,
+    TopicListSerializer,
+    TopicReadingsSerializer,
+    encode_cursor,
+    legacy_range,
+)
+from telemetry.storage import Point, StorageError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PAGE_SIZE = 100
+CSV_PAGE = 5000
+NOT_FOUND = "Topic not found."
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "Telemetry storage is unavailable; retry later."
+    default_code = "storage_unavailable"
+
+
+class RowLimitExceeded(Exception):
+    """Answered 400 naming the limit, so a client knows how far to narrow the range."""
+
+    def __init__(self, *, what: str, limit: int, setting: str) -> None:
+        super().__init__(what)
+        self.limit = limit
+        self.detail = (
+            f"The range holds more than {limit} readings, the limit for {what} ({setting}); "
+            "narrow start/end."
+        )
+
+
+def _iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).isoformat()
+
+
+def _point(point: Point) -> dict:
+    return {"date": _iso(point.ts), "value": point.shown}
+
+
+def _user(request) -> tuple[int, bool]:
+    user = request.user
+    try:
+        return int(user.id), bool(user.is_staff)
+    except (TypeError, ValueError):
+        raise exceptions.AuthenticationFailed("Token has no valid user_id claim.") from None
+
+
+class TelemetryApi(APIView):
+    def handle_exception(self, exc):
+        if isinstance(exc, RowLimitExceeded):
+            return Response(
+                {"detail": exc.detail, "limit": exc.limit}, status=status.HTTP_400_BAD_REQUEST
+            )
+        if isinstance(exc, StorageError):
+            logger.warning("telemetry storage unavailable: %s", exc)
+            exc = ServiceUnavailable()
+        return super().handle_exception(exc)
+
+    def readable_topic(self, request, topic: str) -> Point:
+        """The topic's latest reading, or 404 when it is missing or not the caller's."""
+        if not selectors.topic_is_valid(topic=topic):
+            raise exceptions.ValidationError(
+                {
+                    "detail": "Malformed topic: use '<device>.<metric>' with letters, digits, "
+                    "'_' or '-' in each level (e.g. raspberrypi.temp)."
+                }
+            )
+        user_id, is_staff = _user(request)
+        if not selectors.topic_readable(topic=topic, user_id=user_id, is_staff=is_staff):
+            raise exceptions.NotFound(NOT_FOUND)
+        latest = selectors.reading_latest(topic=topic)
+        if latest is None:
+            raise exceptions.NotFound(NOT_FOUND)
+        return latest
+
+
+class TopicListApi(TelemetryApi):
+    @extend_schema(
+        summary="Topics the caller may read, with their newest reading",
+        responses=TopicListSerializer,
+    )
+    def get(self, request):
+        user_id, is_staff = _user(request)
+        topics = selectors.topic_list_for_user(user_id=user_id, is_staff=is_staff)
+        data = [
+            {
+                "topic": t.name,
+                "last_date": _iso(t.last_ts),
+                "last_value": t.last_value if t.last_value is not None else t.last_text,
+            }
+            for t in topics
+        ]
+        return Response({"data": data})
+
+
+class TopicLatestApi(TelemetryApi):
+    @extend_schema(summary="The newest reading of a topic", responses=TopicReadingsSerializer)
+    def get(self, request, topic: str):
+        latest = self.readable_topic(request, topic)
+        return Response({"topic": topic, "data": [_point(latest)]})
+
+
+class TopicRangeApi(TelemetryApi):
+    @extend_schema(
+        summary="Readings between two dates, newest first",
+        description="`start` and `end` are YYYY-MM-DD (the end day is included) or ISO 8601 "
+        "datetimes (both ends included). At most TELEMETRY_RANGE_MAX_ROWS readings; for more "
+        "use `/iot/<topic>/readings`.",
+        responses=TopicReadingsSerializer,
+    )
+    def get(self, request, topic: str, start: str, end: str):
+        start_at, end_before = legacy_range(start, end)
+        self.readable_topic(request, topic)
+        limit = settings.TELEMETRY_RANGE_MAX_ROWS
+        points = selectors.reading_range(
+            topic=topic, start=start_at, end=end_before, descending=True, limit=limit + 1
+        )
+        if len(points) > limit:
+            raise RowLimitExceeded(
+                what="this endpoint (use /readings to page)",
+                limit=limit,
+                setting="TELEMETRY_RANGE_MAX_ROWS",
+            )
+        return Response({"topic": topic, "data": [_point(p) for p in points]})
+
+
+class CSVRenderer(BaseRenderer):
+    """Lets ``?format=csv`` and ``Accept: text/csv`` select CSV; the view streams the body."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return JSONRenderer().render(data)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+class ReadingListApi(TelemetryApi):
+    renderer_classes = [JSONRenderer, BrowsableAPIRenderer, CSVRenderer]
+
+    @extend_schema(
+        summary="Readings of a topic: pages, aggregates per bucket, or CSV",
+        parameters=[ReadingsQuerySerializer],
+        responses={
+            (200, "application/json"): PolymorphicProxySerializer(
+                component_name="ReadingsOrBuckets",
+                serializers=[ReadingsPageSerializer, AggregatePageSerializer],
+                resource_type_field_name=None,
+                many=False,
+            ),
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR, description="date,value (or date + one column per aggregate)"
+            ),
+        },
+    )
+    def get(self, request, topic: str):
+        params = ReadingsQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        query = params.validated_data
+        self.readable_topic(request, topic)
+        as_csv = getattr(request.accepted_renderer, "format", None) == "csv"
+        if "bucket" in query:
+            return self._aggregate(request, topic, query, as_csv)
+        if as_csv:
+            return self._csv(topic, query)
+        return self._page(request, topic, query)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Errors are JSON even when CSV was asked for.
+        renderer = getattr(request, "accepted_renderer", None)
+        if isinstance(renderer, CSVRenderer) and response.status_code >= 400:
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
+
+    @staticmethod
+    def _bounds(query: dict, cursor: datetime | None) -> tuple[datetime | None, datetime | None]:
+        start, end = query.get("start"), query.get("end")
+        if cursor is not None:
+            if query["order"] == "desc":
+                end = cursor if end is None else min(end, cursor)
+            else:
+                after = cursor + timedelta(microseconds=1)
+                start = after if start is None else max(start, after)
+        return start, end
+
+    def _page(self, request, topic: str, query: dict) -> Response:
+        limit = query.get("limit", DEFAULT_PAGE_SIZE)
+        start, end = self._bounds(query, query.get("cursor"))
+        points = []
+        if start is None or end is None or start < end:
+            points = selectors.reading_range(
+                topic=topic,
+                start=start,
+                end=end,
+                descending=query["order"] == "desc",
+                limit=limit + 1,
+            )
+        next_url = None
+        if len(points) > limit:
+            points = points[:limit]
+            next_url = self._next_url(request, points[-1].ts)
+        return Response({"topic": topic, "data": [_point(p) for p in points], "next": next_url})
+
+    @staticmethod
+    def _next_url(request, last: datetime) -> str:
+        params = {k: v for k, v in request.query_params.items() if k != "cursor"}
+        params["cursor"] = encode_cursor(last)
+        return request.build_absolute_uri(f"{request.path}?{urlencode(params)}")
+
+    def _check_rows(self, topic: str, query: dict, *, limit: int, what: str, setting: str):
+        count = selectors.reading_count(
+            topic=topic, start=query.get("start"), end=query.get("end"), cap=limit + 1
+        )
+        if count > limit:
+            raise RowLimitExceeded(what=what, limit=limit, setting=setting)
+
+    def _aggregate(self, request, topic: str, query: dict, as_csv: bool):
+        self._check_rows(
+            topic,
+            query,
+            limit=settings.TELEMETRY_AGG_MAX_ROWS,
+            what="aggregation",
+            setting="TELEMETRY_AGG_MAX_ROWS",
+        )
+        aggregates = query["agg"]
+        buckets = selectors.reading_aggregate(
+            topic=topic,
+            start=query.get("start"),
+            end=query.get("end"),
+            bucket_seconds=query["bucket"],
+            aggregates=aggregates,
+        )
+        if query["order"] == "desc":
+            buckets.reverse()
+        if as_csv:
+            rows = ([_iso(b.start), *(b.values[a] for a in aggregates)] for b in buckets)
+            return _csv_response(topic, ["date", *aggregates], rows)
+        data = [{"date": _iso(b.start), **b.values} for b in buckets]
+        bucket = request.query_params["bucket"].strip()
+        return Response(
+            {"topic": topic, "bucket": bucket, "agg": aggregates, "data": data, "next": None}
+        )
+
+    def _csv(self, topic: str, query: dict) -> StreamingHttpResponse:
+        self._check_rows(
+            topic,
+            query,
+            limit=settings.TELEMETRY_CSV_MAX_ROWS,
+            what="CSV",
+            setting="TELEMETRY_CSV_MAX_ROWS",
+        )
+        return _csv_response(topic, ["date", "value"], self._csv_rows(topic, query))
+
+    def _csv_rows(self, topic: str, query: dict) -> Iterator[list]:
+        """Every reading of the range, fetched in keyset pages while the response streams."""
+        descending = query["order"] == "desc"
+        cursor = query.get("cursor")
+        while True:
+            start, end = self._bounds(query, cursor)
+            if start is not None and end is not None and start >= end:
+                return
+            points = selectors.reading_range(
+                topic=topic, start=start, end=end, descending=descending, limit=CSV_PAGE
+            )
+            for point in points:
+                yield [_iso(point.ts), point.shown]
+            if len(points) < CSV_PAGE:
+                return
+            cursor = points[-1].ts
+
+
+def _csv_response(topic: str, header: list[str], rows) -> StreamingHttpResponse:
+    writer = csv.writer(_Echo())
+
+    def lines() -> Iterator[str]:
+        yield writer.writerow(header)
+        try:
+            for row in rows:
+                yield writer.writerow(row)
+        except StorageError:
+            logger.warning("telemetry storage failed while streaming CSV of %s", topic)
+            raise
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{topic}.csv"'
+    return response
+
+
+# --- devices --------------------------------------------------------------------------
+class DeviceListCreateApi(TelemetryApi):
+    @extend_schema(
+        summary="The caller's devices (staff: every device)",
+        responses=DeviceSerializer(many=True),
+    )
+    def get(self, request):
+        user_id, is_staff = _user(request)
+        devices = (
+            selectors.device_list()
+            if is_staff
+            else selectors.device_list_for_owner(owner_id=user_id)
+        )
+        return Response(DeviceSerializer(devices, many=True).data)
+
+    @extend_schema(
+        summary="Register a device; the answer holds its MQTT password, shown only once",
+        request=DeviceCreateSerializer,
+        responses={
+            201: DeviceCreatedSerializer,
+            400: OpenApiResponse(description="Malformed name"),
+            409: OpenApiResponse(description="Name already taken"),
+        },
+    )
+    def post(self, request):
+        user_id, _ = _user(request)
+        payload = DeviceCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            device, password = services.device_create(
+                owner_id=user_id, name=payload.validated_data["name"]
+            )
+        except services.DeviceNameTaken:
+            return Response(
+                {"detail": "This device name is already taken; choose another."},
+                status=status.HTTP_409_CONFLICT,
+            )
+        body = {**DeviceSerializer(device).data, "username": device.name, "password": password}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class DeviceDetailApi(TelemetryApi):
+    def device(self, request, name: str):
+        user_id, is_staff = _user(request)
+        device = selectors.device_get_for_user(name=name, user_id=user_id, is_staff=is_staff)
+        if device is None:
+            raise exceptions.NotFound("Device not found.")
+        return device
+
+    @extend_schema(summary="One of the caller's devices", responses=DeviceSerializer)
+    def get(self, request, name: str):
+        return Response(DeviceSerializer(self.device(request, name)).data)
+
+    @extend_schema(
+        summary="Delete a device: its MQTT login stops, its readings stay (staff only)",
+        responses={204: None},
+    )
+    def delete(self, request, name: str):
+        services.device_delete(device=self.device(request, name))
+        return Response(status=status.HTTP_204_NO_CONTENT)
