@@ -65,9 +65,10 @@ class MongoStorage:
     uses_django_database = False
 
     def __init__(self, *, url: str, database: str | None = None) -> None:
-        self.client: MongoClient = MongoClient(
-            url, tz_aware=True, serverSelectionTimeoutMS=5000, connect=False
-        )
+        options: dict = {"tz_aware": True, "connect": False}
+        if "serverselectiontimeoutms" not in url.lower():  # keyword options override the URL
+            options["serverSelectionTimeoutMS"] = 5000
+        self.client: MongoClient = MongoClient(url, **options)
         self.db = (
             self.client[database] if database else self.client.get_default_database("iotserver")
         )

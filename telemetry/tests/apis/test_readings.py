@@ -1,0 +1,189 @@
+"""/iot/<topic>/readings: cursor pages, aggregates per bucket, CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from telemetry.records import ReadingIn
+from telemetry.services import reading_bulk_append
+from telemetry.tests.factories import T0, DeviceFactory, readings
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+OWNER = 7
+URL = "/iot/pi.temp/readings"
+
+
+@pytest.fixture
+def client(client_for):
+    DeviceFactory(name="pi", owner_id=OWNER)
+    return client_for(user_id=OWNER)
+
+
+def _all_pages(client, url):
+    values, pages = [], 0
+    while url:
+        body = client.get(url).json()
+        values += [p["value"] for p in body["data"]]
+        url, pages = body["next"], pages + 1
+    return values, pages
+
+
+def test_pages_follow_next_links_newest_first(client):
+    reading_bulk_append(readings=readings("pi.temp", 25))
+
+    first = client.get(URL, {"limit": 10}).json()
+    values, pages = _all_pages(client, f"{URL}?limit=10")
+
+    assert first["topic"] == "pi.temp"
+    assert first["data"][0] == {"date": "2024-03-01T12:00:24+00:00", "value": 24.0}
+    assert first["next"].startswith("http://testserver/iot/pi.temp/readings?")
+    assert values == [float(i) for i in range(24, -1, -1)]
+    assert pages == 3
+
+
+def test_ascending_pages_within_a_half_open_range(client):
+    reading_bulk_append(readings=readings("pi.temp", 25))
+    start, end = "2024-03-01T12:00:05Z", "2024-03-01T12:00:15+00:00"
+
+    values, pages = _all_pages(
+        client, f"{URL}?order=asc&limit=4&start={start}&end={end.replace('+', '%2B')}"
+    )
+
+    assert values == [float(i) for i in range(5, 15)]
+    assert pages == 3
+
+
+def test_plus_in_an_unencoded_query_offset_is_understood(client):
+    reading_bulk_append(readings=readings("pi.temp", 5))
+
+    body = client.get(f"{URL}?start=2024-03-01T13:00:03+01:00").json()
+
+    assert [p["value"] for p in body["data"]] == [4.0, 3.0]
+
+
+def test_last_page_has_no_next_link(client):
+    reading_bulk_append(readings=readings("pi.temp", 3))
+
+    body = client.get(URL).json()
+
+    assert (len(body["data"]), body["next"]) == (3, None)
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "abc", "1001", "2.5"])
+def test_bad_limit_is_400(client, limit):
+    response = client.get(URL, {"limit": limit})
+
+    assert response.status_code == 400
+    assert "limit" in response.json()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"start": "2024-13-01"},
+        {"start": "2024-03-02", "end": "2024-03-01"},
+        {"cursor": "not-a-cursor"},
+        {"order": "sideways"},
+        {"bucket": "1w"},
+        {"bucket": "2d"},
+        {"bucket": "0s"},
+        {"bucket": "1m", "agg": "median"},
+        {"agg": "avg"},
+    ],
+)
+def test_bad_query_is_400_with_a_message(client, params):
+    reading_bulk_append(readings=readings("pi.temp", 1))
+
+    response = client.get(URL, params)
+
+    assert response.status_code == 400
+    assert response.json()["detail"]
+
+
+def test_aggregate_per_minute(client):
+    reading_bulk_append(readings=readings("pi.temp", 150, start=T0))  # 2.5 minutes of 1 Hz
+
+    body = client.get(URL, {"bucket": "1m", "agg": "avg,min,max,count,sum", "order": "asc"}).json()
+
+    assert body["bucket"] == "1m"
+    assert body["agg"] == ["avg", "min", "max", "count", "sum"]
+    assert body["next"] is None
+    assert body["data"][0] == {
+        "date": "2024-03-01T12:00:00+00:00",
+        "avg": 29.5,
+        "min": 0.0,
+        "max": 59.0,
+        "count": 60,
+        "sum": 1770.0,
+    }
+    assert [b["count"] for b in body["data"]] == [60, 60, 30]
+
+
+def test_aggregate_defaults_to_avg_newest_bucket_first(client):
+    reading_bulk_append(readings=readings("pi.temp", 4, step=timedelta(hours=1)))
+
+    body = client.get(URL, {"bucket": "1h", "start": "2024-03-01T13:00:00Z"}).json()
+
+    assert body["data"] == [
+        {"date": "2024-03-01T15:00:00+00:00", "avg": 3.0},
+        {"date": "2024-03-01T14:00:00+00:00", "avg": 2.0},
+        {"date": "2024-03-01T13:00:00+00:00", "avg": 1.0},
+    ]
+
+
+def test_aggregate_over_the_scan_limit_is_400_naming_it(client, settings):
+    settings.TELEMETRY_AGG_MAX_ROWS = 10
+    reading_bulk_append(readings=readings("pi.temp", 11))
+
+    response = client.get(URL, {"bucket": "1m"})
+    narrowed = client.get(URL, {"bucket": "1m", "end": "2024-03-01T12:00:10Z"})
+
+    assert response.status_code == 400
+    assert response.json()["limit"] == 10
+    assert narrowed.status_code == 200
+
+
+def test_csv_streams_every_row_and_parses_back(client):
+    batch = readings("pi.temp", 12_345, value=lambda i: i / 10)
+    batch.append(ReadingIn(topic="pi.temp", ts=T0 - timedelta(seconds=1), text="boot, ok"))
+    reading_bulk_append(readings=batch)
+
+    response = client.get(URL, {"format": "csv", "order": "asc"})
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert response.streaming
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0] == ["date", "value"]
+    assert rows[1] == ["2024-03-01T11:59:59+00:00", "boot, ok"]
+    parsed = [(datetime.fromisoformat(d), float(v)) for d, v in rows[2:]]
+    assert parsed == [(r.ts.astimezone(UTC), r.value) for r in batch[:-1]]
+
+
+def test_csv_of_aggregates_has_one_column_per_aggregate(client):
+    reading_bulk_append(readings=readings("pi.temp", 120))
+
+    response = client.get(URL, {"format": "csv", "bucket": "1m", "agg": "min,max", "order": "asc"})
+
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows == [
+        ["date", "min", "max"],
+        ["2024-03-01T12:00:00+00:00", "0.0", "59.0"],
+        ["2024-03-01T12:01:00+00:00", "60.0", "119.0"],
+    ]
+
+
+def test_csv_over_the_row_limit_is_a_json_400(client, settings):
+    settings.TELEMETRY_CSV_MAX_ROWS = 5
+    reading_bulk_append(readings=readings("pi.temp", 6))
+
+    response = client.get(URL, {"format": "csv"})
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["limit"] == 5
