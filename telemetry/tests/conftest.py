@@ -95,3 +95,27 @@ def mongo_backend(mongo_url, settings):
     client = MongoClient(mongo_url)
     client.drop_database(name)
     client.close()
+
+
+@pytest.fixture
+def telemetry_num_queries(django_assert_num_queries):
+    """``django_assert_num_queries`` on the telemetry database (routed or default)."""
+    from django.db import connections
+
+    from iotserver.routers import telemetry_alias
+
+    def check(num: int):
+        return django_assert_num_queries(num, connection=connections[telemetry_alias()])
+
+    return check
+
+
+@pytest.fixture
+def telemetry_on_commit(django_capture_on_commit_callbacks):
+    """``django_capture_on_commit_callbacks`` on the telemetry database."""
+    from iotserver.routers import telemetry_alias
+
+    def capture(*, execute: bool):
+        return django_capture_on_commit_callbacks(using=telemetry_alias(), execute=execute)
+
+    return capture

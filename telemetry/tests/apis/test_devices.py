@@ -61,13 +61,13 @@ def test_malformed_name_is_400(client_for, name):
     assert "name" in response.json()
 
 
-def test_list_shows_only_own_devices_in_one_query(client_for, django_assert_num_queries):
+def test_list_shows_only_own_devices_in_one_query(client_for, telemetry_num_queries):
     DeviceFactory(name="a", owner_id=ALICE)
     DeviceFactory(name="b", owner_id=ALICE)
     DeviceFactory(name="c", owner_id=BOB)
     client = client_for(user_id=ALICE)
 
-    with django_assert_num_queries(1):
+    with telemetry_num_queries(1):
         response = client.get("/devices")
 
     assert [d["name"] for d in response.json()] == ["a", "b"]

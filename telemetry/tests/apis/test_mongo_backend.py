@@ -11,13 +11,13 @@ from telemetry.tests.factories import T0, DeviceFactory, readings
 pytestmark = [pytest.mark.mongo, pytest.mark.django_db(databases="__all__")]
 
 
-def test_append_and_query_through_the_api(mongo_backend, client_for, django_assert_num_queries):
+def test_append_and_query_through_the_api(mongo_backend, client_for, telemetry_num_queries):
     DeviceFactory(name="pi", owner_id=1)
     first = reading_bulk_append(readings=readings("pi.temp", 90) + readings("other.x", 1))
     again = reading_bulk_append(readings=readings("pi.temp", 3))
     client = client_for(user_id=1)
 
-    with django_assert_num_queries(1):  # owned device names from SQL; topics from Mongo
+    with telemetry_num_queries(1):  # owned device names from SQL; topics from Mongo
         topics = client.get("/iot").json()
     latest = client.get("/iot/pi.temp/latest").json()
     page = client.get("/iot/pi.temp/readings", {"limit": 50}).json()

@@ -48,9 +48,9 @@ def test_staff_see_every_topic_including_unregistered_devices(world, client_for)
 
 
 @pytest.mark.parametrize("is_staff", [False, True])
-def test_topic_list_is_one_query(world, client_for, django_assert_num_queries, is_staff):
+def test_topic_list_is_one_query(world, client_for, telemetry_num_queries, is_staff):
     client = client_for(user_id=ALICE, is_staff=is_staff)
-    with django_assert_num_queries(1):
+    with telemetry_num_queries(1):
         assert client.get("/iot").status_code == 200
 
 
@@ -65,11 +65,11 @@ def test_latest_shape(world, client_for, path):
     }
 
 
-def test_latest_follows_new_readings(world, client_for, django_capture_on_commit_callbacks):
+def test_latest_follows_new_readings(world, client_for, telemetry_on_commit):
     client = client_for(user_id=ALICE)
     assert client.get("/iot/pi.temp/latest").json()["data"][0]["value"] == 4.0  # now cached
 
-    with django_capture_on_commit_callbacks(execute=True):
+    with telemetry_on_commit(execute=True):
         reading_bulk_append(
             readings=[ReadingIn(topic="pi.temp", ts=T0 + timedelta(hours=1), value=30.5)]
         )

@@ -84,17 +84,15 @@ def test_last_seen_is_updated_for_registered_devices_in_the_batch():
     assert other.last_seen is None
 
 
-def test_latest_cache_is_refreshed_after_commit(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
+def test_latest_cache_is_refreshed_after_commit(telemetry_on_commit):
+    with telemetry_on_commit(execute=True):
         reading_bulk_append(readings=readings("pi.temp", 3))
 
     assert cache.get(cache_keys.latest("pi.temp")) == (T0 + timedelta(seconds=2), 2.0, None)
 
 
-def test_latest_cache_is_not_touched_when_the_batch_does_not_commit(
-    django_capture_on_commit_callbacks,
-):
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+def test_latest_cache_is_not_touched_when_the_batch_does_not_commit(telemetry_on_commit):
+    with telemetry_on_commit(execute=False) as callbacks:
         reading_bulk_append(readings=readings("pi.temp", 1))
 
     assert len(callbacks) == 1
