@@ -129,14 +129,8 @@ class SqlStorage:
         return qs
 
     def latest(self, *, topic: str) -> Point | None:
-        row = (
-            Reading.objects.using(self.alias)
-            .filter(topic=topic)
-            .order_by("-ts")
-            .values_list("ts", "value", "text")
-            .first()
-        )
-        return Point(*row) if row else None
+        found = self.range(topic=topic, start=None, end=None, descending=True, limit=1)
+        return found[0] if found else None
 
     def range(
         self,
@@ -147,8 +141,19 @@ class SqlStorage:
         descending: bool,
         limit: int,
     ) -> list[Point]:
+        # (ts, value) alone is an index-only scan of the covering key on PostgreSQL; the text
+        # of the (rare) non-numeric readings is fetched in a second query, only if any.
         qs = self._readings(topic, start, end).order_by("-ts" if descending else "ts")
-        return [Point(*row) for row in qs.values_list("ts", "value", "text")[:limit]]
+        rows = list(qs.values_list("ts", "value")[:limit])
+        missing = [ts for ts, value in rows if value is None]
+        texts = {}
+        if missing:
+            texts = dict(
+                Reading.objects.using(self.alias)
+                .filter(topic=topic, ts__in=missing)
+                .values_list("ts", "text")
+            )
+        return [Point(ts, value, texts.get(ts) if value is None else None) for ts, value in rows]
 
     def count(self, *, topic: str, start: datetime | None, end: datetime | None, cap: int) -> int:
         return self._readings(topic, start, end).values("ts")[:cap].count()
