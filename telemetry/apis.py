@@ -108,6 +108,7 @@ class TelemetryApi(APIView):
 
 class TopicListApi(TelemetryApi):
     @extend_schema(
+        operation_id="iot_topics_list",
         summary="Topics the caller may read, with their newest reading",
         responses=TopicListSerializer,
     )
@@ -126,14 +127,31 @@ class TopicListApi(TelemetryApi):
 
 
 class TopicLatestApi(TelemetryApi):
-    @extend_schema(summary="The newest reading of a topic", responses=TopicReadingsSerializer)
+    @extend_schema(
+        operation_id="iot_topic_latest",
+        summary="The newest reading of a topic",
+        responses=TopicReadingsSerializer,
+    )
     def get(self, request, topic: str):
         latest = self.readable_topic(request, topic)
         return Response({"topic": topic, "data": [_point(latest)]})
 
 
+class TopicApi(TopicLatestApi):
+    """``/iot/<topic>``: the original path for the newest reading."""
+
+    @extend_schema(
+        operation_id="iot_topic_retrieve",
+        summary="The newest reading of a topic (same as /latest)",
+        responses=TopicReadingsSerializer,
+    )
+    def get(self, request, topic: str):
+        return super().get(request, topic)
+
+
 class TopicRangeApi(TelemetryApi):
     @extend_schema(
+        operation_id="iot_topic_range",
         summary="Readings between two dates, newest first",
         description="`start` and `end` are YYYY-MM-DD (the end day is included) or ISO 8601 "
         "datetimes (both ends included). At most TELEMETRY_RANGE_MAX_ROWS readings; for more "
@@ -176,6 +194,7 @@ class ReadingListApi(TelemetryApi):
     renderer_classes = [JSONRenderer, BrowsableAPIRenderer, CSVRenderer]
 
     @extend_schema(
+        operation_id="iot_topic_readings",
         summary="Readings of a topic: pages, aggregates per bucket, or CSV",
         parameters=[ReadingsQuerySerializer],
         responses={

@@ -6,7 +6,7 @@ from telemetry import apis
 
 urlpatterns = [
     path("iot", apis.TopicListApi.as_view(), name="iot-topics"),
-    path("iot/<str:topic>", apis.TopicLatestApi.as_view(), name="iot-topic"),
+    path("iot/<str:topic>", apis.TopicApi.as_view(), name="iot-topic"),
     path("iot/<str:topic>/latest", apis.TopicLatestApi.as_view(), name="iot-latest"),
     path("iot/<str:topic>/readings", apis.ReadingListApi.as_view(), name="iot-readings"),
     path("iot/<str:topic>/<str:start>/<str:end>", apis.TopicRangeApi.as_view(), name="iot-range"),
