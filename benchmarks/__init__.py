@@ -1,0 +1,1 @@
+"""Monolith vs microservices: launch both deployments, load them, report figures."""
