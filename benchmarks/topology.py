@@ -184,6 +184,7 @@ class Topology:
     mqtt_url: str = field(
         default_factory=lambda: os.environ.get("MQTT_URL", "mqtt://127.0.0.1:1883")
     )
+    flush_redis: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
     ready_timeout: float = 60.0
     instances: dict[str, Instance] = field(default_factory=dict)
@@ -243,6 +244,10 @@ class Topology:
         self._check_services()
         self._prepare_state_dir()
         self._create_databases()
+        if self.flush_redis:
+            import redis
+
+            redis.Redis.from_url(self.redis_url).flushdb()
         self._plan()
         self._migrate()
         self._collectstatic()
@@ -337,8 +342,11 @@ class Topology:
         instance = self.instances[name]
         deadline = time.monotonic() + (timeout or self.ready_timeout)
         while time.monotonic() < deadline:
-            if not _alive(instance):
-                self._reap(instance)
+            with self._lock:  # a restart in the supervisor thread swaps pid and start time
+                alive = _alive(instance)
+                if not alive:
+                    self._reap(instance)
+            if not alive:
                 raise TopologyError(
                     f"{name} exited while starting; last lines of {instance.log}:\n"
                     + _tail(instance.log)
@@ -357,7 +365,9 @@ class Topology:
             alive = _alive(instance)
             probe = None
             if alive and instance.port:
-                path = "/gateway/healthz" if instance.group == "nginx" else "/readyz"
+                path = {"nginx": "/gateway/healthz", "ingest": "/metrics"}.get(
+                    instance.group, "/readyz"
+                )
                 probe = http_status(f"http://{HOST}:{instance.port}{path}")
             rows.append(
                 {
@@ -642,8 +652,7 @@ class Topology:
                 start_new_session=True,
             )
         self._procs[instance.name] = process
-        instance.pid = process.pid
-        instance.start_time = _proc_start_time(process.pid)
+        instance.pid, instance.start_time = process.pid, _proc_start_time(process.pid)
 
     def _is_ready(self, instance: Instance) -> bool:
         if instance.group == "nginx":
