@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "accounts",
     "telemetry",
     "ingest",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -277,6 +278,11 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# --- Dashboard (web pages of the `all` role) -----------------------------------------
+# uPlot comes from npm (`npm ci`, package-lock.json); its dist folder is served under this
+# prefix. A missing folder is reported by the dashboard.W001 system check.
+STATICFILES_DIRS = [("vendor/uplot", BASE_DIR / "node_modules" / "uplot" / "dist")]
 
 # --- Logging ---------------------------------------------------------------------------
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))

@@ -25,6 +25,9 @@ if settings.SERVES_AUTH:
 if settings.SERVES_TELEMETRY:
     urlpatterns += [path("", include("telemetry.urls"))]
 
+if settings.IOTSERVER_ROLE == "all":
+    urlpatterns += [path("", include("dashboard.urls"))]
+
 handler400 = "iotserver.errors.bad_request"
 handler403 = "iotserver.errors.permission_denied"
 handler404 = "iotserver.errors.not_found"

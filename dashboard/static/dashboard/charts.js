@@ -1,0 +1,48 @@
+// One uPlot time-series chart per topic: a line of raw readings, or for bucketed ranges the
+// average with a min-max band. Data are columns: x in epoch seconds, then one array per line.
+import uPlot from "uplot";
+
+const COLORS = ["#2563eb", "#15803d", "#c2410c", "#be185d", "#7c3aed", "#0e7490"];
+
+function size(element) {
+  const width = Math.max(220, Math.floor(element.getBoundingClientRect().width));
+  return { width, height: width < 520 ? 180 : 230 };
+}
+
+function hexToRgba(hex, alpha) {
+  const n = Number.parseInt(hex.slice(1), 16);
+  return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
+}
+
+function format(value) {
+  return value == null ? "–" : Number(value).toLocaleString(undefined, { maximumFractionDigits: 3 });
+}
+
+/** ``xRange()`` answers the visible [start, end] in epoch seconds: the chosen range, not the data's. */
+export function createChart({ element, label, bucketed, index, xRange }) {
+  const color = COLORS[index % COLORS.length];
+  const series = [{ label: "Time" }];
+  if (bucketed) {
+    series.push(
+      { label: "avg", stroke: color, width: 2, value: (u, v) => format(v) },
+      { label: "min", stroke: hexToRgba(color, 0.45), width: 1, value: (u, v) => format(v) },
+      { label: "max", stroke: hexToRgba(color, 0.45), width: 1, value: (u, v) => format(v) },
+    );
+  } else {
+    series.push({ label, stroke: color, width: 2, value: (u, v) => format(v) });
+  }
+  const options = {
+    ...size(element),
+    series,
+    scales: { x: { time: true, range: () => xRange() } },
+    axes: [{ stroke: "#475569" }, { stroke: "#475569", size: 56 }],
+    cursor: { drag: { x: false, y: false } },
+  };
+  if (bucketed) options.bands = [{ series: [3, 2], fill: hexToRgba(color, 0.12) }];
+  const empty = series.map(() => []);
+  return new uPlot(options, empty, element);
+}
+
+export function resizeChart(chart, element) {
+  chart.setSize(size(element));
+}
