@@ -161,7 +161,44 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_TASK_REJECT_ON_WORKER_LOST = True  # a worker killed mid-task: the task runs again
+CELERY_RESULT_EXPIRES = 3600
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- Telemetry maintenance: rollups, retention, device liveness (telemetry.tasks) -------
+# 0 keeps data forever. Raw readings can expire long before rollups: charts over months
+# read rollups.
+TELEMETRY_RAW_RETENTION_DAYS = env_int("TELEMETRY_RAW_RETENTION_DAYS", 0, minimum=0)
+TELEMETRY_ROLLUP_RETENTION_DAYS = env_int("TELEMETRY_ROLLUP_RETENTION_DAYS", 0, minimum=0)
+TELEMETRY_DEAD_LETTER_RETENTION_DAYS = env_int(
+    "TELEMETRY_DEAD_LETTER_RETENTION_DAYS", 30, minimum=0
+)
+TELEMETRY_RETENTION_BATCH_SIZE = env_int("TELEMETRY_RETENTION_BATCH_SIZE", 5000, minimum=1)
+TELEMETRY_AGG_USE_ROLLUPS = env_bool("TELEMETRY_AGG_USE_ROLLUPS", True)
+TELEMETRY_ROLLUP_INTERVAL_SECONDS = env_int("TELEMETRY_ROLLUP_INTERVAL_SECONDS", 60, minimum=5)
+TELEMETRY_RETENTION_INTERVAL_SECONDS = env_int(
+    "TELEMETRY_RETENTION_INTERVAL_SECONDS", 3600, minimum=60
+)
+DEVICE_OFFLINE_AFTER_SECONDS = env_int("DEVICE_OFFLINE_AFTER_SECONDS", 300, minimum=1)
+DEVICE_LIVENESS_INTERVAL_SECONDS = env_int("DEVICE_LIVENESS_INTERVAL_SECONDS", 30, minimum=5)
+CELERY_BEAT_SCHEDULE: dict = {
+    "telemetry-rollup-refresh": {
+        "task": "telemetry.rollup_refresh",
+        "schedule": float(TELEMETRY_ROLLUP_INTERVAL_SECONDS),
+        "options": {"expires": float(TELEMETRY_ROLLUP_INTERVAL_SECONDS)},
+    },
+    "telemetry-retention-enforce": {
+        "task": "telemetry.retention_enforce",
+        "schedule": float(TELEMETRY_RETENTION_INTERVAL_SECONDS),
+        "options": {"expires": float(TELEMETRY_RETENTION_INTERVAL_SECONDS)},
+    },
+    "telemetry-device-offline-mark": {
+        "task": "telemetry.device_offline_mark",
+        "schedule": float(DEVICE_LIVENESS_INTERVAL_SECONDS),
+        "options": {"expires": float(DEVICE_LIVENESS_INTERVAL_SECONDS)},
+    },
+}
 
 # --- Accounts and JWT ------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

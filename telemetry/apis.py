@@ -272,20 +272,28 @@ class ReadingListApi(TelemetryApi):
             raise RowLimitExceeded(what=what, limit=limit, setting=setting)
 
     def _aggregate(self, request, topic: str, query: dict, as_csv: bool):
-        self._check_rows(
-            topic,
-            query,
-            limit=settings.TELEMETRY_AGG_MAX_ROWS,
-            what="aggregation",
-            setting="TELEMETRY_AGG_MAX_ROWS",
+        start, end = query.get("start"), query.get("end")
+        plan = selectors.reading_aggregate_plan(
+            topic=topic, start=start, end=end, bucket_seconds=query["bucket"]
         )
+        # The row limit bounds the raw readings scanned; buckets from rollups cost no scan.
+        limit = settings.TELEMETRY_AGG_MAX_ROWS
+        raw_ranges = [(start, end)] if plan is None else plan.raw_ranges
+        scanned = 0
+        for lo, hi in raw_ranges:
+            scanned += selectors.reading_count(topic=topic, start=lo, end=hi, cap=limit + 1)
+        if scanned > limit:
+            raise RowLimitExceeded(
+                what="aggregation", limit=limit, setting="TELEMETRY_AGG_MAX_ROWS"
+            )
         aggregates = query["agg"]
         buckets = selectors.reading_aggregate(
             topic=topic,
-            start=query.get("start"),
-            end=query.get("end"),
+            start=start,
+            end=end,
             bucket_seconds=query["bucket"],
             aggregates=aggregates,
+            plan=plan,
         )
         if query["order"] == "desc":
             buckets.reverse()

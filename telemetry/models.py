@@ -32,6 +32,9 @@ class Device(models.Model):
     mqtt_password_hash = models.CharField(max_length=255)
     created_at = models.DateTimeField(auto_now_add=True)
     last_seen = models.DateTimeField(null=True, blank=True)
+    # Set by the ingest path with last_seen, cleared by the liveness task after a silence.
+    online = models.BooleanField(default=False)
+    online_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -94,3 +97,68 @@ class DeadLetter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.topic}: {self.reason}"
+
+
+class RollupState(models.Model):
+    """How far the rollups of one topic are complete, and where late readings made them stale.
+
+    Rollup rows of buckets before ``watermark`` are complete, except from ``dirty_since`` on:
+    a reading written with a timestamp before the watermark (a late reading) lowers
+    ``dirty_since`` in the same transaction as the reading, so a query never trusts a rollup
+    that misses it. The rollup job re-aggregates from there and clears it. Both are
+    microseconds since the epoch (one comparison on the ingest path, same on both backends).
+    """
+
+    topic = models.CharField(max_length=255, primary_key=True)
+    watermark = models.BigIntegerField(null=True, blank=True)
+    dirty_since = models.BigIntegerField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.topic} rolled up until {self.watermark}"
+
+
+class RollupBase(models.Model):
+    """Aggregates of the numeric readings of one topic in one bucket starting at ``start``."""
+
+    pk = models.CompositePrimaryKey("topic", "start")
+    topic = models.CharField(max_length=255)
+    start = models.DateTimeField()
+    count = models.BigIntegerField()
+    sum = models.FloatField()
+    min = models.FloatField()
+    max = models.FloatField()
+    first_ts = models.DateTimeField()
+    last_ts = models.DateTimeField()
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.topic}@{self.start.isoformat()}"
+
+
+class RollupMinute(RollupBase):
+    """One-minute rollup of a topic (see ``telemetry.rollups``)."""
+
+
+class RollupHour(RollupBase):
+    """One-hour rollup of a topic, built from its one-minute rollups."""
+
+
+class DeviceEvent(models.Model):
+    """A change of a device's liveness: it went ``offline`` after a silence, or came back."""
+
+    OFFLINE = "offline"
+    ONLINE = "online"
+
+    device = models.CharField(max_length=64)
+    kind = models.CharField(max_length=16, choices=[(OFFLINE, OFFLINE), (ONLINE, ONLINE)])
+    at = models.DateTimeField()
+    last_seen = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["device", "-at"], name="telemetry_devevent_dev_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.device} {self.kind} at {self.at.isoformat()}"

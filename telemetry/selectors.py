@@ -10,12 +10,14 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import QuerySet
 
 from iotserver.routers import telemetry_alias
 from telemetry import cache_keys
-from telemetry.models import DEVICE_NAME_PATTERN, Device
+from telemetry.models import DEVICE_NAME_PATTERN, Device, DeviceEvent
+from telemetry.rollups import AggregatePlan, aggregate_plan, rollup_store
 from telemetry.storage import Bucket, Point, TopicSummary, get_storage, storage_errors
 
 TOPIC_MAX_LENGTH = 255
@@ -103,6 +105,24 @@ def reading_count(*, topic: str, start: datetime | None, end: datetime | None, c
         return get_storage().count(topic=topic, start=start, end=end, cap=cap)
 
 
+def reading_aggregate_plan(
+    *, topic: str, start: datetime | None, end: datetime | None, bucket_seconds: int
+) -> AggregatePlan | None:
+    """Which parts of an aggregate query rollups answer; ``None``: all from raw readings.
+
+    Only buckets that are whole minutes or hours, wholly inside [start, end) and below the
+    topic's up-to-date rollups (``telemetry.rollups``); the rest comes from raw readings,
+    so the result is the same as aggregating raw readings alone.
+    """
+    if not settings.TELEMETRY_AGG_USE_ROLLUPS or bucket_seconds % 60:
+        return None
+    with storage_errors():
+        state = rollup_store().state(topic=topic)
+    return aggregate_plan(
+        start=start, end=end, bucket_seconds=bucket_seconds, valid_until_us=state.valid_until
+    )
+
+
 def reading_aggregate(
     *,
     topic: str,
@@ -110,16 +130,40 @@ def reading_aggregate(
     end: datetime | None,
     bucket_seconds: int,
     aggregates: Sequence[str],
+    plan: AggregatePlan | None = None,
 ) -> list[Bucket]:
-    """Aggregates of the numeric readings per epoch-aligned bucket, oldest first."""
+    """Aggregates of the numeric readings per epoch-aligned bucket, oldest first.
+
+    With a ``plan`` (``reading_aggregate_plan``) whole buckets come from rollups.
+    """
+    storage = get_storage()
+
+    def raw(lo: datetime | None, hi: datetime | None) -> list[Bucket]:
+        return storage.aggregate(
+            topic=topic, start=lo, end=hi, bucket_seconds=bucket_seconds, aggregates=aggregates
+        )
+
     with storage_errors():
-        return get_storage().aggregate(
+        if plan is None or plan.rollup is None:
+            return raw(start, end)
+        lo, hi, resolution = plan.rollup
+        buckets = raw(*plan.head) if plan.head else []
+        buckets += rollup_store().aggregate(
             topic=topic,
-            start=start,
-            end=end,
+            start=lo,
+            end=hi,
+            resolution=resolution,
             bucket_seconds=bucket_seconds,
             aggregates=aggregates,
         )
+        if plan.tail:
+            buckets += raw(*plan.tail)
+        return buckets
+
+
+def device_events(*, name: str, limit: int = 50) -> list[DeviceEvent]:
+    """The newest liveness changes of a device, newest first."""
+    return list(DeviceEvent.objects.using(telemetry_alias()).filter(device=name)[:limit])
 
 
 def device_list_for_owner(*, owner_id: int) -> QuerySet[Device]:

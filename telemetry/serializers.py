@@ -183,7 +183,8 @@ class TopicListSerializer(serializers.Serializer):
 class DeviceSerializer(serializers.ModelSerializer):
     class Meta:
         model = Device
-        fields = ["name", "owner_id", "created_at", "last_seen"]
+        fields = ["name", "owner_id", "created_at", "last_seen", "online"]
+        read_only_fields = ["online"]
 
 
 class DeviceCreateSerializer(serializers.Serializer):

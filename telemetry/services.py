@@ -7,15 +7,19 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import partial
 
+from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from iotserver.routers import telemetry_alias
-from telemetry import cache_keys
-from telemetry.models import Device, device_name_validator
+from telemetry import cache_keys, rollups
+from telemetry.models import Device, DeviceEvent, device_name_validator
 from telemetry.records import AppendResult, DeadLetterIn, ReadingIn
 from telemetry.storage import StorageError, get_storage, storage_errors
 
@@ -25,7 +29,10 @@ __all__ = [
     "device_create",
     "device_delete",
     "mqtt_password_hash",
+    "device_offline_mark",
     "reading_bulk_append",
+    "retention_enforce",
+    "rollup_refresh",
 ]
 
 logger = logging.getLogger(__name__)
@@ -69,8 +76,31 @@ def reading_bulk_append(
 
 
 def _device_touch(*, alias: str, names: Sequence[str]) -> None:
-    if names:
-        Device.objects.using(alias).filter(name__in=names).update(last_seen=timezone.now())
+    """Stamp ``last_seen`` and mark the devices online; record the ones that came back.
+
+    One statement per batch as before; ``online_since`` moves only when a device was
+    offline, so the (rare) offline -> online transitions need no extra read.
+    """
+    if not names:
+        return
+    now = timezone.now()
+    connection = connections[alias]
+    table = connection.ops.quote_name(Device._meta.db_table)
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    marks = ",".join(["%s"] * len(names))
+    with connection.cursor() as cursor:
+        # SET sees the old row: online_since changes only for devices that were offline.
+        cursor.execute(
+            f"UPDATE {table} SET last_seen = %s, online = %s, "  # noqa: S608
+            f"online_since = CASE WHEN online THEN online_since ELSE %s END "
+            f"WHERE name IN ({marks}) RETURNING name, online_since",
+            [stamp, True, stamp, *names],
+        )
+        back = sorted(name for name, since in cursor.fetchall() if since in (now, stamp))
+    if back:
+        DeviceEvent.objects.using(alias).bulk_create(
+            DeviceEvent(device=name, kind=DeviceEvent.ONLINE, at=now) for name in back
+        )
 
 
 def _latest_cache_refresh(*, topics: set[str]) -> None:
@@ -126,3 +156,111 @@ def device_delete(*, device: Device) -> None:
     device.delete(using=telemetry_alias())
     cache.delete(cache_keys.device_owner(device.name))
     logger.info("device %s deleted", device.name)
+
+
+# --- background maintenance (run by telemetry.tasks and manage.py telemetry_maintenance) ---
+@dataclass(frozen=True, slots=True)
+class RollupReport:
+    topics: int
+    windows: int
+    more: bool  # stopped at max_windows with work left
+
+
+def rollup_refresh(*, now: datetime | None = None, max_windows: int | None = None) -> RollupReport:
+    """Bring the 1-minute and 1-hour rollups of every topic up to date.
+
+    Idempotent and safe to interrupt: each window is its own transaction (see
+    ``telemetry.rollups``). ``max_windows`` bounds the work of one call; the report says
+    whether work is left. Raises ``StorageError`` for any database or MongoDB failure.
+    """
+    now = now or timezone.now()
+    cutoff, raw_floor = rollups.cutoff_for(now), rollups.raw_floor_for(now)
+    windows, touched = 0, 0
+    with storage_errors():
+        store = rollups.rollup_store()
+        for topic in store.topics():
+            state = store.state(topic=topic)
+            first = store.first_reading_us(topic=topic) if state.watermark is None else None
+
+            def plan(current, first=first):
+                return rollups.next_window(
+                    current, first_us=first, cutoff_us=cutoff, raw_floor_us=raw_floor
+                )
+
+            done_here = 0
+            while True:
+                if max_windows is not None and windows >= max_windows:
+                    return RollupReport(topics=touched + 1, windows=windows, more=True)
+                if store.window_apply(topic=topic, plan_next=plan) is None:
+                    break
+                windows += 1
+                done_here += 1
+            touched += 1 if done_here else 0
+    if windows:
+        logger.info("rollups: %d windows over %d topics", windows, touched)
+    return RollupReport(topics=touched, windows=windows, more=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionReport:
+    readings: int
+    rollups: int
+    dead_letters: int
+
+
+def retention_enforce(*, now: datetime | None = None) -> RetentionReport:
+    """Delete readings, rollups and dead letters older than their retention settings.
+
+    A setting of 0 keeps that data forever. Deletes go in batches of
+    ``TELEMETRY_RETENTION_BATCH_SIZE`` rows, each its own short transaction.
+    """
+    now = now or timezone.now()
+    size = settings.TELEMETRY_RETENTION_BATCH_SIZE
+    counts = {"readings": 0, "rollups": 0, "dead_letters": 0}
+    days = {
+        "readings": settings.TELEMETRY_RAW_RETENTION_DAYS,
+        "rollups": settings.TELEMETRY_ROLLUP_RETENTION_DAYS,
+        "dead_letters": settings.TELEMETRY_DEAD_LETTER_RETENTION_DAYS,
+    }
+    with storage_errors():
+        store = rollups.rollup_store()
+        expire = {
+            "readings": store.readings_expire,
+            "rollups": store.rollups_expire,
+            "dead_letters": store.dead_letters_expire,
+        }
+        for what, keep in days.items():
+            if keep:
+                counts[what] = expire[what](before=now - timedelta(days=keep), batch_size=size)
+    if any(counts.values()):
+        logger.info("retention: deleted %s", counts)
+    return RetentionReport(**counts)
+
+
+def device_offline_mark(*, now: datetime | None = None) -> list[str]:
+    """Mark devices silent for ``DEVICE_OFFLINE_AFTER_SECONDS`` offline; record each change.
+
+    Returns the names marked offline. Idempotent: a device already offline is left alone.
+    """
+    now = now or timezone.now()
+    alias = telemetry_alias()
+    silent_since = now - timedelta(seconds=settings.DEVICE_OFFLINE_AFTER_SECONDS)
+    with storage_errors(), transaction.atomic(using=alias):
+        stale = list(
+            Device.objects.using(alias)
+            .select_for_update()
+            .filter(online=True)
+            .filter(Q(last_seen__lt=silent_since) | Q(last_seen__isnull=True))
+            .order_by("name")
+            .values_list("id", "name", "last_seen")
+        )
+        if not stale:
+            return []
+        Device.objects.using(alias).filter(id__in=[row[0] for row in stale]).update(online=False)
+        DeviceEvent.objects.using(alias).bulk_create(
+            DeviceEvent(device=name, kind=DeviceEvent.OFFLINE, at=now, last_seen=last_seen)
+            for _, name, last_seen in stale
+        )
+    names = [name for _, name, _ in stale]
+    logger.info("devices offline after silence: %s", ", ".join(names))
+    return names

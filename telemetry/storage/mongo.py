@@ -19,6 +19,7 @@ from pymongo import ASCENDING, DESCENDING, MongoClient, UpdateOne
 
 from telemetry.records import AppendResult, DeadLetterIn, ReadingIn
 from telemetry.storage.base import Bucket, Point, TopicSummary
+from telemetry.storage.rollup_mongo import mark_dirty as rollup_mark_dirty
 
 # $dateTrunc bins from 2000-01-01T00:00:00Z; a bucket that divides this offset lines up
 # with the epoch (as in the SQL backends), any other is computed on epoch milliseconds.
@@ -125,6 +126,7 @@ class MongoStorage:
                 )
             stored = self.readings.bulk_write(ops, ordered=True, session=session).upserted_count
             self._upsert_topics(readings, session=session)
+            rollup_mark_dirty(self.db, readings, session=session)
         if dead_letters:
             self.dead_letters.insert_many(
                 [

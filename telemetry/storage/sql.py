@@ -15,6 +15,7 @@ from iotserver.routers import telemetry_alias
 from telemetry.models import DeadLetter, Reading, Topic
 from telemetry.records import AppendResult, DeadLetterIn, ReadingIn
 from telemetry.storage.base import Bucket, Point, TopicSummary
+from telemetry.storage.rollup_sql import mark_dirty as rollup_mark_dirty
 
 # Rows per INSERT on PostgreSQL: 4 parameters each stays far below its 65535 limit.
 _PG_ROWS_PER_STATEMENT = 2000
@@ -56,6 +57,7 @@ class SqlStorage:
             stored = self._insert_readings(alias, readings) if readings else 0
             if readings:
                 self._upsert_topics(alias, readings)
+                rollup_mark_dirty(alias, readings)
             if dead_letters:
                 DeadLetter.objects.using(alias).bulk_create(
                     DeadLetter(
