@@ -40,7 +40,8 @@ def mark_dirty(alias: str, readings: Sequence[ReadingIn]) -> None:
     connection = connections[alias]
     table = connection.ops.quote_name(RollupState._meta.db_table)
     names = sorted(oldest)  # the same lock order as the readings' keys
-    size = max(1, min(2000, connection.features.max_query_params // 2))
+    # PostgreSQL declares no parameter limit (None); SQLite does.
+    size = max(1, min(2000, (connection.features.max_query_params or 4000) // 2))
     with connection.cursor() as cursor:
         for i in range(0, len(names), size):
             chunk = names[i : i + size]
