@@ -20,7 +20,7 @@ from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
-from django.db import close_old_connections
+from django.db import connections
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -86,6 +86,14 @@ def broker_address(url: str) -> tuple[str, int, str | None, str | None, bool]:
     username = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password else None
     return parts.hostname or "127.0.0.1", port, username, password, tls
+
+
+def _close_stale_connections() -> None:
+    """``close_old_connections()``, except for a connection inside a caller's transaction
+    (a test's): closing that one would lose the transaction, not refresh a connection."""
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
 
 
 def _default_append() -> tuple[Callable[..., AppendResult], type[Exception]]:
@@ -257,27 +265,35 @@ class MqttIngester:
             self._flush(batch, deadline=deadline)
 
     def _collect(self, *, first_timeout: float) -> list[Inbound]:
+        """Up to batch_size messages: wait first_timeout for the first one, then max_wait for
+        the rest; a stop ends the waiting (never the draining) at once."""
         batch: list[Inbound] = []
+        if not self._take(batch, wait=first_timeout):
+            return batch
+        deadline = time.monotonic() + self.options.max_wait
         size = self.options.batch_size
-        try:
-            if first_timeout > 0:
-                batch.append(self.inbox.get(timeout=first_timeout))
-            else:
-                batch.append(self.inbox.get_nowait())
-            deadline = time.monotonic() + self.options.max_wait
-            while len(batch) < size:
-                try:
-                    batch.append(self.inbox.get_nowait())
-                    continue
-                except queue.Empty:
-                    pass
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or self.stop_event.is_set():
-                    break
-                batch.append(self.inbox.get(timeout=min(remaining, 0.05)))
-        except queue.Empty:
-            pass
+        while len(batch) < size:
+            if not self._take(batch, wait=deadline - time.monotonic()):
+                break
         return batch
+
+    def _take(self, batch: list[Inbound], *, wait: float) -> bool:
+        """Append one message, waiting up to ``wait`` seconds; False when none came."""
+        end = time.monotonic() + wait
+        while True:
+            try:
+                batch.append(self.inbox.get_nowait())
+                return True
+            except queue.Empty:
+                pass
+            remaining = end - time.monotonic()
+            if remaining <= 0 or self.stop_event.is_set():
+                return False
+            try:
+                batch.append(self.inbox.get(timeout=min(remaining, 0.1)))
+                return True
+            except queue.Empty:
+                continue
 
     def _parse(self, batch: list[Inbound]) -> tuple[list[ReadingIn], list[DeadLetterIn]]:
         readings: list[ReadingIn] = []
@@ -318,7 +334,7 @@ class MqttIngester:
     def _write(self, readings, dead, *, deadline: float | None) -> AppendResult:
         delay = 0.5
         while True:
-            close_old_connections()
+            _close_stale_connections()
             try:
                 return self._append(readings=readings, dead_letters=dead)
             except self._storage_error as exc:
