@@ -17,8 +17,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     DJANGO_SETTINGS_MODULE=iotserver.settings \
-    DEBUG=0 \
-    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
+    DEBUG=0
 
 RUN groupadd --system --gid 10001 iotserver \
     && useradd --system --uid 10001 --gid iotserver --home-dir /app --shell /usr/sbin/nologin iotserver

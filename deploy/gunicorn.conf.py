@@ -12,8 +12,8 @@ GUNICORN_MAX_REQUESTS      0             recycle a worker after this many reques
 GUNICORN_ACCESS_LOG        0             1: a line per request on stdout (the gateway logs them)
 GUNICORN_PRELOAD           0             1: import the app once in the master
 GUNICORN_LOG_LEVEL         info          gunicorn's own log level
-PROMETHEUS_MULTIPROC_DIR   unset         a directory private to this instance: /metrics then
-                                         adds up the counters of every worker
+PROMETHEUS_MULTIPROC_DIR   (deploy/bin/web sets a fresh one per instance) where workers keep
+                                         their metrics, so /metrics adds up every worker
 """
 
 from __future__ import annotations
@@ -84,6 +84,11 @@ def on_starting(server):
         if path.is_dir():
             shutil.rmtree(path)
         path.mkdir(parents=True, exist_ok=True)
+
+
+def on_exit(server):
+    if PROMETHEUS_DIR:
+        shutil.rmtree(PROMETHEUS_DIR, ignore_errors=True)
 
 
 def child_exit(server, worker):

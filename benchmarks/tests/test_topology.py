@@ -265,6 +265,21 @@ def test_the_gateway_rate_limits_login_at_the_edge(monolith):
     assert set(statuses) == {401, 429}
 
 
+def test_metrics_of_an_instance_add_up_all_its_workers(msa):
+    instance = msa.group("telemetry")[1]
+    for _ in range(20):
+        assert get(f"{instance.url}/healthz").status_code == 200
+    text = get(f"{instance.url}/metrics").text
+    counted = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("django_http_requests_total_by_view_transport_method_total{")
+        and 'view="healthz"' in line
+    )
+    # Each worker counts only what it served; the sum is right only across workers.
+    assert counted == 20
+
+
 def test_killing_a_telemetry_instance_loses_no_retryable_request(msa):
     flow = end_to_end(msa.gateway_url)
     victim = msa.instances["telemetry-1"]
