@@ -8,7 +8,7 @@ import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from django.conf import settings
@@ -96,11 +96,18 @@ def _device_touch(*, alias: str, names: Sequence[str]) -> None:
             f"WHERE name IN ({marks}) RETURNING name, online_since",
             [stamp, True, stamp, *names],
         )
-        back = sorted(name for name, since in cursor.fetchall() if since in (now, stamp))
+        back = sorted(name for name, since in cursor.fetchall() if _is_instant(since, now))
     if back:
         DeviceEvent.objects.using(alias).bulk_create(
             DeviceEvent(device=name, kind=DeviceEvent.ONLINE, at=now) for name in back
         )
+
+
+def _is_instant(value, instant: datetime) -> bool:
+    """A datetime column read back by a raw cursor (naive UTC on SQLite) equals ``instant``."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value == instant
 
 
 def _latest_cache_refresh(*, topics: set[str]) -> None:
