@@ -30,15 +30,15 @@ COPY requirements.txt ./
 RUN pip install --no-compile -r requirements.txt
 
 COPY --from=assets /build/node_modules/uplot/dist /app/node_modules/uplot/dist
-COPY --chown=iotserver:iotserver . .
+# Code and static files stay owned by root: the runtime user can read them, not change them.
+COPY . .
 
 # Hashed, compressed static files for WhiteNoise. Settings need a secret and a key file to
 # load; throwaway ones are made for this step and removed in the same layer.
 RUN tmp=$(mktemp -d) && echo build-only > "$tmp/key.pem" \
     && SECRET_KEY=collectstatic-only IOTSERVER_ROLE=telemetry JWT_PUBLIC_KEY_FILE="$tmp/key.pem" \
        python manage.py collectstatic --noinput -v0 \
-    && rm -rf "$tmp" /app/.devsecrets \
-    && chown -R iotserver:iotserver /app/staticfiles
+    && rm -rf "$tmp" /app/.devsecrets
 
 USER iotserver
 EXPOSE 8000
