@@ -137,6 +137,9 @@ INGEST_SESSION_EXPIRY_SECONDS = env_int("INGEST_SESSION_EXPIRY_SECONDS", 7 * 24 
 INGEST_RECEIVE_MAXIMUM = env_int("INGEST_RECEIVE_MAXIMUM", 10000, minimum=1)
 INGEST_METRICS_PORT = env_int("INGEST_METRICS_PORT", 0, minimum=0)
 INGEST_LOG_INTERVAL_SECONDS = env_int("INGEST_LOG_INTERVAL_SECONDS", 60, minimum=1)
+# mqtt_auth_sync writes these for Mosquitto's password_file / acl_file (unset: pass options).
+MQTT_PASSWORD_FILE = env_str("MQTT_PASSWORD_FILE", "") or None
+MQTT_ACL_FILE = env_str("MQTT_ACL_FILE", "") or None
 
 # --- Cache -----------------------------------------------------------------------------
 REDIS_URL = env_url("REDIS_URL", None, ("redis", "rediss", "unix"))
