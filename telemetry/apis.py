@@ -98,9 +98,7 @@ class TelemetryApi(APIView):
                 }
             )
         user_id, is_staff = _user(request)
-        if not selectors.topic_readable(topic=topic, user_id=user_id, is_staff=is_staff):
-            raise exceptions.NotFound(NOT_FOUND)
-        latest = selectors.reading_latest(topic=topic)
+        latest = selectors.topic_latest_for_user(topic=topic, user_id=user_id, is_staff=is_staff)
         if latest is None:
             raise exceptions.NotFound(NOT_FOUND)
         return latest

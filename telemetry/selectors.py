@@ -42,18 +42,23 @@ def topic_device(*, topic: str) -> str:
 
 def device_owner_id(*, name: str) -> int | None:
     """The owner of the device ``name`` (cached), or ``None`` when nobody registered it."""
-    key = cache_keys.device_owner(name)
-    owner = cache.get(key)
+    owner = cache.get(cache_keys.device_owner(name))
     if owner is None:
-        owner = (
-            Device.objects.using(telemetry_alias())
-            .filter(name=name)
-            .values_list("owner_id", flat=True)
-            .first()
-        )
-        owner = _NO_OWNER if owner is None else owner
-        cache.set(key, owner, timeout=cache_keys.timeout())
+        owner = _device_owner_load(name)
     return None if owner == _NO_OWNER else owner
+
+
+def _device_owner_load(name: str) -> int:
+    """The owner from the database (``_NO_OWNER`` if none), put in the cache."""
+    owner = (
+        Device.objects.using(telemetry_alias())
+        .filter(name=name)
+        .values_list("owner_id", flat=True)
+        .first()
+    )
+    owner = _NO_OWNER if owner is None else owner
+    cache.set(cache_keys.device_owner(name), owner, timeout=cache_keys.timeout())
+    return owner
 
 
 def topic_readable(*, topic: str, user_id: int, is_staff: bool) -> bool:
@@ -77,16 +82,42 @@ def topic_list_for_user(*, user_id: int, is_staff: bool) -> list[TopicSummary]:
 
 def reading_latest(*, topic: str) -> Point | None:
     """The newest reading of ``topic``: from the cache kept by the write path, else the index."""
-    key = cache_keys.latest(topic)
-    cached = cache.get(key)
+    cached = cache.get(cache_keys.latest(topic))
     if cached is not None:
         return Point(*cached)
+    return _reading_latest_load(topic)
+
+
+def _reading_latest_load(topic: str) -> Point | None:
     with storage_errors():
         point = get_storage().latest(topic=topic)
     if point is not None:
         # add, not set: a newer value the write path put meanwhile must not be overwritten.
-        cache.add(key, (point.ts, point.value, point.text), timeout=cache_keys.timeout())
+        cache.add(
+            cache_keys.latest(topic),
+            (point.ts, point.value, point.text),
+            timeout=cache_keys.timeout(),
+        )
     return point
+
+
+def topic_latest_for_user(*, topic: str, user_id: int, is_staff: bool) -> Point | None:
+    """The newest reading of ``topic`` if the user may read it, else ``None`` (also if missing).
+
+    The hot path of ``/iot/<topic>/latest``: the device's owner and the latest value come
+    from the cache in one round trip (``get_many``); only what is missing is loaded.
+    """
+    device = topic_device(topic=topic)
+    owner_key, latest_key = cache_keys.device_owner(device), cache_keys.latest(topic)
+    cached = cache.get_many([latest_key] if is_staff else [owner_key, latest_key])
+    if not is_staff:
+        owner = cached.get(owner_key)
+        if owner is None:
+            owner = _device_owner_load(device)
+        if owner == _NO_OWNER or owner != user_id:
+            return None
+    hit = cached.get(latest_key)
+    return Point(*hit) if hit is not None else _reading_latest_load(topic)
 
 
 def reading_range(

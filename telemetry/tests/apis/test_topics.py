@@ -79,6 +79,25 @@ def test_latest_follows_new_readings(world, client_for, telemetry_on_commit):
     ]
 
 
+def test_latest_once_cached_needs_no_query(world, client_for, telemetry_num_queries):
+    client = client_for(user_id=ALICE)
+    assert client.get("/iot/pi.temp/latest").status_code == 200  # owner and value now cached
+
+    with telemetry_num_queries(0):
+        response = client.get("/iot/pi.temp/latest")
+
+    assert response.json()["data"] == [{"date": "2024-03-01T12:00:04+00:00", "value": 4.0}]
+
+
+def test_cached_latest_is_still_404_for_another_user(world, client_for):
+    assert client_for(user_id=ALICE).get("/iot/pi.temp/latest").status_code == 200  # cached
+
+    response = client_for(user_id=BOB).get("/iot/pi.temp/latest")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Topic not found."}
+
+
 @pytest.mark.parametrize(
     "path",
     [
