@@ -53,8 +53,6 @@ PYTHON = sys.executable
 BIN = Path(PYTHON).parent
 HOST = "127.0.0.1"
 
-# The newest reading of every topic lies shortly before this instant (2026-01-01T00:00Z).
-END_EPOCH = 1_767_225_600
 METRICS = ("temp", "humidity", "pressure", "light")
 DAY = 86_400
 BENCH_OWNER_ID = 1  # the token's user owns every bench device: the ownership check runs
@@ -68,8 +66,12 @@ SCRUBBED_ENV = re.compile(
 
 
 # --- data -----------------------------------------------------------------------------
-def topic_specs(*, rows: int, topics: int, day_topics: int) -> list[dict]:
-    """Every topic to load: name, device, readings, and where its 1 Hz series starts."""
+def topic_specs(*, rows: int, topics: int, day_topics: int, end: int) -> list[dict]:
+    """Every topic to load: name, device, readings, and where its 1 Hz series starts.
+
+    Every series ends up to a minute before ``end`` (epoch seconds): recent data, as in a
+    running system, so the rollup job has only the loaded days to catch up on.
+    """
     per_topic, extra = divmod(rows, topics)
     specs = []
     for j in range(topics):
@@ -81,7 +83,7 @@ def topic_specs(*, rows: int, topics: int, day_topics: int) -> list[dict]:
                 "device": device,
                 "metric": METRICS[j % len(METRICS)],
                 "rows": n,
-                "lag": j % 60,  # topics do not all end on the same second
+                "first": end - j % 60 - n,  # topics do not all end on the same second
                 "seed": j,
                 "kind": "regular",
             }
@@ -94,7 +96,7 @@ def topic_specs(*, rows: int, topics: int, day_topics: int) -> list[dict]:
                 "device": device,
                 "metric": "temp",
                 "rows": DAY,
-                "lag": k,
+                "first": end - k - DAY,
                 "seed": 1_000_000 + k,
                 "kind": "day",
             }
@@ -130,7 +132,7 @@ class _Seconds:
 
 def topic_first_second(spec: dict) -> int:
     """Reading i of a topic is at first + i seconds plus under 250 ms of jitter."""
-    return END_EPOCH - spec["lag"] - spec["rows"]
+    return spec["first"]
 
 
 def topic_copy_text(spec: dict, seconds: _Seconds) -> str:
@@ -236,7 +238,7 @@ def create_database(base: str, name: str, env: dict) -> None:
 
 
 def load_database(
-    base: str, name: str, specs: list[dict], *, env: dict, jobs: int, state: Path
+    base: str, name: str, specs: list[dict], *, env: dict, jobs: int, state: Path, end: int
 ) -> dict:
     """Fresh database ``name`` holding ``specs``; returns what the load took."""
     started = time.perf_counter()
@@ -255,7 +257,7 @@ def load_database(
     vacuum(dsn)
     with pg_admin(base) as cursor:
         cursor.execute(
-            f"COMMENT ON DATABASE \"{name}\" IS '{data_signature(specs)}'"  # noqa: S608
+            f"COMMENT ON DATABASE \"{name}\" IS '{data_signature(specs)} end={end}'"  # noqa: S608
         )
     finished = time.perf_counter()
     return {
@@ -276,6 +278,7 @@ def child_fill(config: dict) -> dict:
     """
     from django.db import connections
 
+    from telemetry import services
     from telemetry.models import Device, Topic
 
     names = [s["name"] for s in config["specs"]]
@@ -297,7 +300,15 @@ def child_fill(config: dict) -> dict:
     Device.objects.bulk_create(
         Device(name=name, owner_id=BENCH_OWNER_ID, mqtt_password_hash="!") for name in devices
     )
-    return {"topics": len(newest), "devices": len(devices)}
+    # The rollup job keeps up with ingestion in a running system; here it catches up once.
+    started = time.perf_counter()
+    report = services.rollup_refresh()
+    return {
+        "topics": len(newest),
+        "devices": len(devices),
+        "rollup_windows": report.windows,
+        "rollup_s": round(time.perf_counter() - started, 1),
+    }
 
 
 def vacuum(dsn: str) -> None:
@@ -505,7 +516,7 @@ def _child_range_agg(config: dict, conn, log: _QueryLog) -> dict:
         last = topic_first_second(spec) + spec["rows"]  # just after the newest reading
         return _ts(last - DAY), _ts(last)
 
-    def agg_1d(spec):
+    def agg_raw(spec):
         start, end = day_bounds(spec)
         return selectors.reading_aggregate(
             topic=spec["name"], start=start, end=end, bucket_seconds=60, aggregates=aggs
@@ -515,31 +526,55 @@ def _child_range_agg(config: dict, conn, log: _QueryLog) -> dict:
         start, end = day_bounds(spec)
         return selectors.reading_count(topic=spec["name"], start=start, end=end, cap=agg_cap)
 
-    plans = [("range_1h", range_1h, regular, config["range_reps"])]
-    plans.append(("agg_1d_1m", agg_1d, regular, config["agg_reps"]))
-    plans.append(("agg_row_cap_count", agg_count, regular, config["agg_reps"]))
+    def agg_api(spec):
+        """What ``/readings?bucket=1m&agg=...`` does: plan, row-cap counts, aggregate."""
+        start, end = day_bounds(spec)
+        plan = selectors.reading_aggregate_plan(
+            topic=spec["name"], start=start, end=end, bucket_seconds=60
+        )
+        ranges = [(start, end)] if plan is None else plan.raw_ranges
+        scanned = 0
+        for lo, hi in ranges:
+            scanned += selectors.reading_count(topic=spec["name"], start=lo, end=hi, cap=agg_cap)
+        assert scanned < agg_cap
+        buckets = selectors.reading_aggregate(
+            topic=spec["name"], start=start, end=end, bucket_seconds=60, aggregates=aggs, plan=plan
+        )
+        used = "rollups + raw edges" if plan is not None and plan.rollup else "raw readings"
+        return buckets, used
+
+    plans = {
+        "range_1h": (range_1h, regular, config["range_reps"], True),
+        "agg_1d_1m_raw": (agg_raw, regular, config["agg_reps"], True),
+        "agg_row_cap_count": (agg_count, regular, config["agg_reps"], False),
+        "agg_1d_1m_api": (agg_api, regular, config["agg_reps"], False),
+    }
     if day:
-        plans.append(("agg_1d_1m_full_day", agg_1d, day, config["agg_reps"]))
+        plans["agg_full_day_raw"] = (agg_raw, day, config["agg_reps"], True)
+        plans["agg_full_day_api"] = (agg_api, day, config["agg_reps"], False)
     results, explains = {}, {}
-    for name, fn, specs, reps in plans:
+    for name, (fn, specs, reps, explain) in plans.items():
         for spec in rng.choices(specs, k=max(5, reps // 10)):
             fn(spec)  # warm-up
         op, shapes = _Op(), set()
         for spec in rng.choices(specs, k=reps):
             out = op.call(log, lambda s=spec, f=fn: f(s))
-            shapes.add(_shape(name, out))
+            shapes.add(_shape(out))
         results[name] = op.report(result=sorted(shapes))
-        explains[name] = _explain(conn, log, lambda s=specs[0], f=fn: f(s))
+        if explain:
+            explains[name] = _explain(conn, log, lambda s=specs[0], f=fn: f(s))
     return {"ops": results, "explain": explains}
 
 
-def _shape(name: str, out) -> str:
+def _shape(out) -> str:
     """What one call returned, so the report shows every call did the intended work."""
-    if name == "range_1h":
-        return f"{len(out)} rows"
-    if name == "agg_row_cap_count":
+    if isinstance(out, int):
         return f"{out} rows counted"
-    return f"{len(out)} buckets over {sum(b.values['count'] for b in out)} rows"
+    if isinstance(out, tuple):
+        return f"{_shape(out[0])}, from {out[1]}"
+    if out and hasattr(out[0], "values"):
+        return f"{len(out)} buckets over {sum(b.values['count'] for b in out)} rows"
+    return f"{len(out)} rows"
 
 
 def child_index(config: dict) -> dict:
@@ -579,6 +614,7 @@ def child_cached(config: dict) -> dict:
     topics = [s["name"] for s in config["specs"] if s["kind"] == "regular"]
     for topic in topics:  # what the write path does: every topic's latest is in the cache
         selectors.reading_latest(topic=topic)
+        selectors.device_owner_id(name=topic.split(".", 1)[0])
     cached = sum(cache.get(cache_keys.latest(t)) is not None for t in topics)
     rng = random.Random(13)
     latest, readable = _Op(), _Op()
@@ -588,7 +624,7 @@ def child_cached(config: dict) -> dict:
         topic = rng.choice(topics)
         readable.call(
             log,
-            lambda t=topic: selectors.topic_readable(
+            lambda t=topic: selectors.topic_latest_for_user(
                 topic=t, user_id=BENCH_OWNER_ID, is_staff=False
             ),
         )
@@ -603,9 +639,9 @@ def child_cached(config: dict) -> dict:
                 what="selectors.reading_latest()",
                 topics_in_cache=f"{cached}/{len(topics)}",
             ),
-            "ownership:big": readable.report(
+            "latest_for_user:big": readable.report(
                 served_from="cache" if readable.queries == 0 else "database",
-                what="selectors.topic_readable() (device owner, non-staff user)",
+                what="selectors.topic_latest_for_user() (owner + latest, the /latest path)",
             ),
         },
         "cache_backend": cache.__class__.__name__,
@@ -752,23 +788,32 @@ def check_endpoints(server: Server, token: str, topic: str) -> dict:
     return checks
 
 
+def sweep_point(args, env: dict, state: Path, token: str, scripts: dict, threads: int) -> dict:
+    """Short runs of both endpoints with ``threads`` threads per worker."""
+    server = Server(env=env, workers=args.workers, threads=threads, state=state)
+    out = {}
+    try:
+        for name in ("bare", "latest"):
+            command = wrk_command(url=server.url, script=scripts[name],
+                                  connections=args.connections, duration=3)  # fmt: skip
+            run_wrk(command, token)  # warm-up
+            command[command.index("-d3s")] = f"-d{args.sweep_seconds}s"
+            result = run_wrk(command, token)
+            out[name] = {"rps": result["rps"], "p99_ms": result["p99_ms"]}
+    finally:
+        server.stop()
+    return out
+
+
 def http_phase(args, env: dict, state: Path, token: str, topics: list[str]) -> dict:
     scripts = write_wrk_scripts(state, topics)
     sweep = {}
     threads = args.threads
     if threads is None:  # the server config that gives the best bare figure
         for candidate in args.thread_sweep:
-            server = Server(env=env, workers=args.workers, threads=candidate, state=state)
-            try:
-                bare = wrk_command(url=server.url, script=scripts["bare"],
-                                   connections=args.connections, duration=3)  # fmt: skip
-                run_wrk(bare, token)
-                bare[bare.index("-d3s")] = f"-d{args.sweep_seconds}s"
-                sweep[candidate] = run_wrk(bare, token)["rps"]
-            finally:
-                server.stop()
-            logger.info("threads=%s: bare %.0f req/s", candidate, sweep[candidate])
-        threads = max(sweep, key=sweep.get)
+            sweep[candidate] = sweep_point(args, env, state, token, scripts, candidate)
+            logger.info("threads=%s: %s", candidate, sweep[candidate])
+        threads = max(sweep, key=lambda t: sweep[t]["bare"]["rps"])
     server = Server(env=env, workers=args.workers, threads=threads, state=state)
     try:
         checks = check_endpoints(server, token, topics[0])
@@ -799,7 +844,7 @@ def http_phase(args, env: dict, state: Path, token: str, topics: list[str]) -> d
             "workers": args.workers,
             "threads": threads,
             "worker_class": "gthread",
-            "thread_sweep_bare_rps": sweep,
+            "thread_sweep": sweep,
         },
         "checks": checks,
         "wrk_commands": {k: shlex.join(v) for k, v in commands.items()},
@@ -851,11 +896,13 @@ SERVER_ROWS = [
     ("latest, selector, cache off (10M)", "selector:big"),
     ("latest, selector, cache off (10K)", "selector:small"),
     ("latest, selector, cached (10M)", "cached:big"),
-    ("ownership check, cached", "ownership:big"),
+    ("owner check + latest, cached (the /latest path)", "latest_for_user:big"),
     ("range 1 h (3,600 rows)", "range_1h"),
-    ("aggregate 1 d / 1 min (whole topic)", "agg_1d_1m"),
-    ("  + row-cap count (API)", "agg_row_cap_count"),
-    ("aggregate 1 d / 1 min (86,400 rows)", "agg_1d_1m_full_day"),
+    ("aggregate 1 d / 1 min, raw readings", "agg_1d_1m_raw"),
+    ("row-cap count of that day", "agg_row_cap_count"),
+    ("aggregate 1 d / 1 min, as the API (rollups)", "agg_1d_1m_api"),
+    ("aggregate full 1 Hz day / 1 min, raw", "agg_full_day_raw"),
+    ("aggregate full 1 Hz day / 1 min, as the API", "agg_full_day_api"),
 ]
 
 
@@ -910,6 +957,22 @@ def markdown(report: dict) -> str:
             f"**{s['latest']['p99_ms_median']} ms** (target < {TARGETS['http_p99_ms_max']:g} ms: "
             f"{'met' if v['http_p99_ok'] else 'NOT met'}).",
         ]
+    sweep = (http or {}).get("server", {}).get("thread_sweep")
+    if sweep:
+        lines += [
+            "",
+            f"Thread sweep ({report['config']['sweep_seconds']} s runs; the best bare req/s "
+            "picks the configuration):",
+            "",
+            "| threads/worker | bare req/s | bare p99 ms | latest req/s | latest p99 ms |",
+            "|---:|---:|---:|---:|---:|",
+        ]
+        for threads, point in sweep.items():
+            b, la = point["bare"], point["latest"]
+            lines.append(
+                f"| {threads} | {b['rps']:.0f} | {b['p99_ms']:.1f} | {la['rps']:.0f} "
+                f"| {la['p99_ms']:.1f} |"
+            )
     load = report["meta"]["loadavg"]
     lines += ["", f"Load average (1 min) before/after: {load['before'][0]} / {load['after'][0]}."]
     return "\n".join(lines) + "\n"
@@ -951,20 +1014,30 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def prepare_data(args, env: dict, state: Path) -> dict:
-    big = topic_specs(rows=args.rows, topics=args.topics, day_topics=args.day_topics)
-    small = topic_specs(rows=args.small_rows, topics=args.topics, day_topics=0)
-    loads = {}
-    for name, specs in ((args.db_name, big), (f"{args.db_name}_small", small)):
-        if args.reuse_data and database_signature(args.pg, name) == data_signature(specs):
+    end = int(time.time()) // 60 * 60
+    sizes = {
+        args.db_name: {"rows": args.rows, "day_topics": args.day_topics},
+        f"{args.db_name}_small": {"rows": args.small_rows, "day_topics": 0},
+    }
+    loads, specs_of = {}, {}
+    for name, size in sizes.items():
+        specs = topic_specs(topics=args.topics, end=end, **size)
+        signature = data_signature(specs)
+        stored = (database_signature(args.pg, name) or "").rpartition(" end=")
+        if args.reuse_data and stored[0] == signature:
+            # The stored data ends where it ended when loaded.
+            specs = topic_specs(topics=args.topics, end=int(stored[2]), **size)
             loads[name] = {"database": name, "reused": True}
-            logger.info("reusing %s (%s)", name, data_signature(specs))
-            continue
-        logger.info("loading %s: %s", name, data_signature(specs))
-        loads[name] = load_database(args.pg, name, specs, env=env, jobs=args.load_jobs, state=state)
-        logger.info("loaded %s: %s", name, loads[name])
-    for name in loads:
+            logger.info("reusing %s (%s)", name, signature)
+        else:
+            logger.info("loading %s: %s", name, signature)
+            loads[name] = load_database(
+                args.pg, name, specs, env=env, jobs=args.load_jobs, state=state, end=end
+            )
+            logger.info("loaded %s: %s", name, loads[name])
         loads[name]["sizes"] = relation_sizes(pg_dsn(args.pg, name))
-    return {"specs": big, "loads": loads}
+        specs_of[name] = specs
+    return {"specs": specs_of[args.db_name], "loads": loads}
 
 
 def main(argv: list[str]) -> int:
@@ -1006,6 +1079,7 @@ def main(argv: list[str]) -> int:
             "loadavg": {"before": loadavg_before, "after": [round(x, 2) for x in os.getloadavg()]},
             "postgres": postgres_facts(args.pg),
             "redis_url": args.redis_url,
+            "git": git_facts(),
         },
         "config": {k: v for k, v in vars(args).items() if k != "pg"},
         "data": data["loads"],
@@ -1016,6 +1090,14 @@ def main(argv: list[str]) -> int:
     report["verdicts"] = verdicts(server, http)
     write_report(report, started)
     return 0
+
+
+def git_facts() -> dict:
+    def git(*argv: str) -> str:
+        return subprocess.run(["git", *argv], cwd=REPO, capture_output=True, text=True).stdout
+
+    changed = git("status", "--porcelain", "--", "telemetry", "iotserver", "benchmarks")
+    return {"commit": git("rev-parse", "HEAD").strip(), "uncommitted": changed.splitlines()}
 
 
 def platform_text() -> str:
