@@ -45,6 +45,7 @@ def make_ingester(broker, client_id: str, **overrides) -> MqttIngester:
         batch_size=overrides.pop("batch_size", 50),
         max_wait=0.05,
         max_payload_bytes=1024,
+        writers=0,  # commit in this thread, inside the test's transaction
         **overrides,
     )
     stop = threading.Event()

@@ -35,6 +35,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--max-wait", type=float, default=settings.INGEST_MAX_WAIT_MS / 1000, help="seconds"
         )
+        parser.add_argument(
+            "--writers",
+            type=int,
+            default=settings.INGEST_WRITERS,
+            help="batches committed concurrently (acknowledged in order); 0 = in the main loop",
+        )
         parser.add_argument("--receive-maximum", type=int, default=settings.INGEST_RECEIVE_MAXIMUM)
         parser.add_argument("--metrics-port", type=int, default=settings.INGEST_METRICS_PORT)
         parser.add_argument("--metrics-addr", default="0.0.0.0")  # noqa: S104
@@ -50,8 +56,10 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         if not 1 <= opts["receive_maximum"] <= 65535:
             raise CommandError("--receive-maximum must be between 1 and 65535")
-        if opts["batch_size"] < 1 or opts["max_wait"] <= 0:
-            raise CommandError("--batch-size must be at least 1 and --max-wait positive")
+        if opts["batch_size"] < 1 or opts["max_wait"] <= 0 or opts["writers"] < 0:
+            raise CommandError(
+                "--batch-size must be at least 1, --max-wait positive, --writers >= 0"
+            )
         options = IngestOptions(
             broker_url=opts["broker"],
             client_id=opts["client_id"],
@@ -63,6 +71,7 @@ class Command(BaseCommand):
             dead_letter_max_bytes=settings.INGEST_DEAD_LETTER_MAX_BYTES,
             session_expiry=settings.INGEST_SESSION_EXPIRY_SECONDS,
             receive_maximum=opts["receive_maximum"],
+            writers=opts["writers"],
         )
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):

@@ -1,0 +1,462 @@
+"""Ingest benchmark: drain 200,000 pre-loaded QoS 1 readings into PostgreSQL, end to end.
+
+    .venv/bin/python -m benchmarks.ingest_bench [--messages N] [--repeat R] [--variants ...]
+
+Method (issue 4), all variants in one run, on this machine:
+
+1. Setup (not measured): a fresh PostgreSQL database ``iot_bench_ingest`` migrated with
+   ``manage.py migrate``; a dedicated Mosquitto on a free port, in memory, with
+   ``max_queued_messages`` raised so nothing is dropped.
+2. For each variant and repeat: empty the readings; register the consumer's persistent
+   session(s) (MQTT 5, ``clean_start=False``, QoS 1 subscription), disconnect; pre-load
+   ``--messages`` readings of ~60 bytes at QoS 1 with ``mosquitto_pub -l`` (one process per
+   topic, small in-flight window); then start the consumer and time from its CONNACK to the
+   last reading committed (or, for the ceiling, received and acknowledged).
+3. Variants: ``ceiling`` (a paho subscriber that acks and discards), ``naive`` (one INSERT per
+   message from the callback, the original design), ``ingest1`` (``manage.py ingest_mqtt``),
+   ``ingest2`` (two ``ingest_mqtt`` in one ``--shared-group``).
+4. Every variant must store every reading exactly once (checked by count and by the set of
+   sequence numbers); ingest_mqtt's duplicates counter is reported.
+
+Prints a table and writes ``benchmarks/reports/ingest-<timestamp>.json`` and ``.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg2
+
+REPO = Path(__file__).resolve().parent.parent
+REPORTS = REPO / "benchmarks" / "reports"
+logger = logging.getLogger("ingest_bench")
+
+TS0 = 1_700_000_000.0
+_SUMMARY = re.compile(r"ingest stopped: received=(\d+) stored=(\d+) duplicates=(\d+)")
+_CONNECTED = re.compile(r"^(\S+ \S+) INFO ingest\.consumer connected to", re.MULTILINE)
+
+
+@dataclass
+class Result:
+    variant: str
+    seconds: float
+    rate: float
+    stored: int
+    distinct: int
+    duplicates: int | None = None
+    received_per_process: list[int] = field(default_factory=list)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --- database --------------------------------------------------------------------------------
+class Database:
+    def __init__(self, name: str, admin_dsn: str) -> None:
+        self.name = name
+        self.admin_dsn = admin_dsn
+        self.url = f"postgres://postgres@127.0.0.1:5432/{name}"
+        self.dsn = admin_dsn.replace("dbname=postgres", f"dbname={name}")
+
+    def create(self, env: dict[str, str]) -> None:
+        conn = psycopg2.connect(self.admin_dsn)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (self.name,),
+            )
+            cur.execute(f'DROP DATABASE IF EXISTS "{self.name}"')
+            cur.execute(f'CREATE DATABASE "{self.name}"')
+        conn.close()
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+            cwd=REPO,
+            env={**env, "DATABASE_URL": self.url},
+            check=True,
+        )
+
+    def execute(self, sql: str) -> list[tuple]:
+        conn = psycopg2.connect(self.dsn)
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql)
+                return cur.fetchall() if cur.description else []
+        finally:
+            conn.close()
+
+    def reset(self) -> None:
+        self.execute(
+            "TRUNCATE telemetry_reading, telemetry_topic, telemetry_deadletter, "
+            "telemetry_rollupstate"
+        )
+        self.execute("VACUUM ANALYZE telemetry_reading")
+
+
+# --- broker ----------------------------------------------------------------------------------
+class Broker:
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        conf = directory / "mosquitto.conf"
+        conf.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            "allow_anonymous true\n"
+            "persistence false\n"
+            "max_queued_messages 1000000\n"
+            "max_inflight_messages 0\n"
+            "message_size_limit 262144\n"
+            f"user {os.environ.get('USER') or 'root'}\n"
+        )
+        self.process = subprocess.Popen(
+            ["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        self.url = f"mqtt://127.0.0.1:{self.port}"
+        time.sleep(0.5)
+
+    def rss_bytes(self) -> int:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def register_sessions(broker: Broker, client_ids: list[str], subscription: str) -> None:
+    """Create each consumer's persistent session and subscription, then leave."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    for client_id in client_ids:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = 3600
+        client.connect("127.0.0.1", broker.port, clean_start=True, properties=properties)
+        client.loop_start()
+        result, mid = client.subscribe(subscription, qos=1)
+        time.sleep(0.3)
+        client.disconnect()
+        client.loop_stop()
+
+
+def preload(broker: Broker, *, messages: int, topics: int, device: str) -> float:
+    """QoS 1 readings of ~60 bytes, one ``mosquitto_pub -l`` per topic; returns seconds."""
+    started = time.monotonic()
+    procs = []
+    per_topic = messages // topics
+    for t in range(topics):
+        lines = "".join(
+            json.dumps({"value": seq, "ts": round(TS0 + seq / 1000, 3), "seq": seq}) + "\n"
+            for seq in range(t * per_topic, (t + 1) * per_topic)
+        )
+        proc = subprocess.Popen(
+            [
+                "mosquitto_pub",
+                "-p",
+                str(broker.port),
+                "-q",
+                "1",
+                "-M",
+                "20",
+                "-l",
+                "-t",
+                f"{device}/s{t}",
+                "-i",
+                f"preload-{device}-{t}",
+            ],
+            stdin=subprocess.PIPE,
+        )
+        procs.append((proc, lines))
+    for proc, lines in procs:
+        proc.stdin.write(lines.encode())
+        proc.stdin.close()
+    for proc, _ in procs:
+        if proc.wait(timeout=600) != 0:
+            raise RuntimeError("mosquitto_pub failed")
+    return time.monotonic() - started
+
+
+# --- consumers ---------------------------------------------------------------------------------
+def wait_stored(db: Database, expected: int, *, timeout: float) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ((count,),) = db.execute("SELECT count(*) FROM telemetry_reading")
+        if count >= expected:
+            return time.time()
+        time.sleep(0.05)
+    raise RuntimeError(f"only {count} of {expected} readings stored after {timeout}s")
+
+
+def run_reference(
+    mode: str,
+    *,
+    broker: Broker,
+    db: Database,
+    client_id: str,
+    expected: int,
+    receive_maximum: int,
+    env: dict[str, str],
+) -> tuple[float, dict]:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.ingest_subscribers",
+            mode,
+            "--broker",
+            broker.url,
+            "--client-id",
+            client_id,
+            "--expect",
+            str(expected),
+            "--database-url",
+            db.url,
+            "--receive-maximum",
+            str(receive_maximum),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=True,
+    )
+    state = json.loads(out.stdout.strip().splitlines()[-1])
+    # The naive consumer commits inside the callback: its last message is its last commit.
+    return state["done"] - state["connected"], state
+
+
+def _asctime(stamp: str) -> float:
+    return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=UTC).timestamp()
+
+
+def run_ingest(
+    *,
+    processes: int,
+    broker: Broker,
+    db: Database,
+    client_ids: list[str],
+    group: str | None,
+    expected: int,
+    args,
+    env: dict[str, str],
+    logdir: Path,
+) -> tuple[float, list[dict]]:
+    procs = []
+    for client_id in client_ids[:processes]:
+        cmd = [
+            sys.executable,
+            "manage.py",
+            "ingest_mqtt",
+            "--broker",
+            broker.url,
+            "--client-id",
+            client_id,
+            "--topic",
+            f"{args.device}/#",
+            "--batch-size",
+            str(args.batch_size),
+            "--receive-maximum",
+            str(args.receive_maximum),
+            "--log-interval",
+            "5",
+        ]
+        if group:
+            cmd += ["--shared-group", group]
+        log = logdir / f"{client_id}.log"
+        with log.open("wb") as handle:
+            proc = subprocess.Popen(
+                cmd,
+                cwd=REPO,
+                env={**env, "DATABASE_URL": db.url, "TZ": "UTC"},
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+            )
+        procs.append((proc, log))
+    end = wait_stored(db, expected, timeout=900)
+    summaries = []
+    connected = []
+    for proc, log in procs:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        text = log.read_text()
+        stamps = _CONNECTED.findall(text)
+        if not stamps:
+            raise RuntimeError(f"ingester never connected:\n{text[-2000:]}")
+        connected.append(_asctime(stamps[0]))
+        received, stored, duplicates = map(int, _SUMMARY.findall(text)[-1])
+        summaries.append(
+            {
+                "received": received,
+                "stored": stored,
+                "duplicates": duplicates,
+                "exit": proc.returncode,
+            }
+        )
+    return end - min(connected), summaries
+
+
+# --- the run ----------------------------------------------------------------------------------
+def measure(variant: str, *, broker: Broker, db: Database, args, env, logdir: Path) -> Result:
+    db.reset()
+    tag = uuid.uuid4().hex[:8]
+    group = f"g{tag}" if variant == "ingest2" else None
+    client_ids = [f"bench-{variant}-{tag}-{i}" for i in range(2 if group else 1)]
+    topic_filter = f"{args.device}/#"
+    register_sessions(
+        broker, client_ids, f"$share/{group}/{topic_filter}" if group else topic_filter
+    )
+    rss_before = broker.rss_bytes()
+    seconds_preload = preload(
+        broker, messages=args.messages, topics=args.topics, device=args.device
+    )
+    queued_bytes = broker.rss_bytes() - rss_before
+    logger.info(
+        "%s: pre-loaded %d in %.1fs (broker +%.0f MB)",
+        variant,
+        args.messages,
+        seconds_preload,
+        queued_bytes / 1e6,
+    )
+    duplicates = None
+    per_process: list[int] = []
+    if variant in ("ceiling", "naive"):
+        seconds, _state = run_reference(
+            variant,
+            broker=broker,
+            db=db,
+            client_id=client_ids[0],
+            expected=args.messages,
+            receive_maximum=args.receive_maximum,
+            env=env,
+        )
+    else:
+        seconds, summaries = run_ingest(
+            processes=len(client_ids),
+            broker=broker,
+            db=db,
+            client_ids=client_ids,
+            group=group,
+            expected=args.messages,
+            args=args,
+            env=env,
+            logdir=logdir,
+        )
+        duplicates = sum(s["duplicates"] for s in summaries)
+        per_process = [s["received"] for s in summaries]
+        if any(s["exit"] != 0 for s in summaries):
+            raise RuntimeError(f"an ingester exited non-zero: {summaries}")
+    if variant == "ceiling":
+        stored = distinct = args.messages  # it stores nothing; the count is what it received
+    else:
+        ((stored, distinct),) = db.execute(
+            "SELECT count(*), count(DISTINCT value) FROM telemetry_reading"
+        )
+        if stored != args.messages or distinct != args.messages:
+            raise RuntimeError(f"{variant}: {stored} rows, {distinct} distinct of {args.messages}")
+    result = Result(
+        variant, seconds, args.messages / seconds, stored, distinct, duplicates, per_process
+    )
+    logger.info("%s: %.2fs, %.0f msg/s", variant, seconds, result.rate)
+    return result
+
+
+def report(results: list[Result], args, meta: dict) -> str:
+    by = {
+        v: statistics.median(r.rate for r in results if r.variant == v)
+        for v in dict.fromkeys(r.variant for r in results)
+    }
+    ceiling, naive, one = by.get("ceiling"), by.get("naive"), by.get("ingest1")
+    lines = [
+        f"Ingest drain of {args.messages:,} pre-loaded QoS 1 readings into PostgreSQL "
+        f"(median of {args.repeat}; batch {args.batch_size}, receive maximum "
+        f"{args.receive_maximum}; {meta['cpus']} CPUs)",
+        "",
+        "| variant | msg/s | x ceiling | x naive | x ingest1 | duplicates | split |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for variant, rate in by.items():
+        last = [r for r in results if r.variant == variant][-1]
+        lines.append(
+            f"| {variant} | {rate:,.0f} | {rate / ceiling:.2f} | "
+            f"{rate / naive:.1f} | {rate / one:.2f} | "
+            f"{'' if last.duplicates is None else last.duplicates} | "
+            f"{'/'.join(map(str, last.received_per_process))} |"
+            if ceiling and naive and one
+            else f"| {variant} | {rate:,.0f} | | | | | |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--messages", type=int, default=200_000)
+    parser.add_argument("--topics", type=int, default=4)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--variants", default="ceiling,naive,ingest1,ingest2")
+    parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument("--receive-maximum", type=int, default=20000)
+    parser.add_argument("--database", default="iot_bench_ingest")
+    parser.add_argument("--device", default="bench")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEMETRY_", "INGEST_"))}
+    env.update(DEBUG="1", TELEMETRY_BACKEND="sql", LOG_LEVEL="INFO", PYTHONUNBUFFERED="1")
+    env.pop("REDIS_URL", None)
+    db = Database(args.database, "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
+    db.create(env)
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        broker = Broker(Path(tmp))
+        try:
+            for _ in range(args.repeat):
+                for variant in args.variants.split(","):
+                    results.append(
+                        measure(variant, broker=broker, db=db, args=args, env=env, logdir=Path(tmp))
+                    )
+        finally:
+            broker.stop()
+    meta = {
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "command": "python -m benchmarks.ingest_bench " + " ".join(argv or sys.argv[1:]),
+    }
+    table = report(results, args, meta)
+    sys.stdout.write(table + "\n")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    (REPORTS / f"ingest-{stamp}.md").write_text(table + "\n")
+    (REPORTS / f"ingest-{stamp}.json").write_text(
+        json.dumps(
+            {"meta": meta, "args": vars(args), "results": [r.__dict__ for r in results]}, indent=2
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
