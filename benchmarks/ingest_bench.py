@@ -394,7 +394,8 @@ def report(results: list[Result], args, meta: dict) -> str:
     lines = [
         f"Ingest drain of {args.messages:,} pre-loaded QoS 1 readings into PostgreSQL "
         f"(median of {args.repeat}; batch {args.batch_size}, receive maximum "
-        f"{args.receive_maximum}; {meta['cpus']} CPUs)",
+        f"{args.receive_maximum}; {meta['cpus']} CPUs; load average before/after "
+        f"{meta['loadavg_1m_before_after'][0]}/{meta['loadavg_1m_before_after'][1]})",
         "",
         "| variant | msg/s | x ceiling | x naive | x ingest1 | duplicates | split |",
         "|---|---:|---:|---:|---:|---:|---|",
@@ -427,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEMETRY_", "INGEST_"))}
     env.update(DEBUG="1", TELEMETRY_BACKEND="sql", LOG_LEVEL="INFO", PYTHONUNBUFFERED="1")
     env.pop("REDIS_URL", None)
+    load_before = os.getloadavg()
     db = Database(args.database, "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
     db.create(env)
     results: list[Result] = []
@@ -443,6 +445,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "cpus": os.cpu_count(),
         "python": sys.version.split()[0],
+        "loadavg_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "command": "python -m benchmarks.ingest_bench " + " ".join(argv or sys.argv[1:]),
     }
     table = report(results, args, meta)
