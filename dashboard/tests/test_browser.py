@@ -71,6 +71,7 @@ class LiveDevice:
                 client_id=unique("ingest"),
                 topic_filter=f"{name}/#",
                 max_wait=0.05,
+                writers=0,  # commit in pump(), in the test's thread
             )
         )
         self.thread = threading.Thread(target=self.publisher.run, daemon=True)
