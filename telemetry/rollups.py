@@ -181,4 +181,8 @@ def rollup_store():
         return SqlRollups()
     from telemetry.storage.rollup_mongo import MongoRollups
 
-    return MongoRollups(storage)
+    # One per storage (per Mongo client): creating it ensures the indexes, once.
+    store = getattr(storage, "rollup_store", None)
+    if store is None:
+        store = storage.rollup_store = MongoRollups(storage)
+    return store
