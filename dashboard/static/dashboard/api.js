@@ -144,11 +144,15 @@ export function refresh() {
 /** On page load: resume the session if there may be one. */
 export async function restoreSession() {
   if (!localStorage.getItem(SESSION_HINT)) return false;
-  try {
-    return await refresh();
-  } catch {
-    return false;
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    try {
+      return await refresh();
+    } catch {
+      // a server error or a network blip, not a verdict on the session: try once more
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
   }
+  return false;
 }
 
 window.addEventListener("storage", (event) => {
