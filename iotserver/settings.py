@@ -96,8 +96,14 @@ def _database(url: str) -> dict:
     config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
     if config["ENGINE"].endswith("sqlite3"):
         config["CONN_MAX_AGE"] = 0
-        # WAL lets the ingester write while the web process reads.
-        config["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20}
+        # WAL lets the ingester write while the web process reads; IMMEDIATE transactions
+        # take the write lock up front, so concurrent writers wait (up to the timeout)
+        # instead of failing with "database is locked" when a read upgrades to a write.
+        config["OPTIONS"] = {
+            "init_command": "PRAGMA journal_mode=WAL;",
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+        }
     return config
 
 
