@@ -163,6 +163,24 @@ def register_sessions(broker: Broker, client_ids: list[str], subscription: str) 
         client.loop_stop()
 
 
+def drop_sessions(broker: Broker, client_ids: list[str]) -> None:
+    """End the consumers' sessions, so later pre-loads are not queued for them too."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    for client_id in client_ids:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = 0
+        client.connect("127.0.0.1", broker.port, clean_start=True, properties=properties)
+        client.loop_start()
+        time.sleep(0.2)
+        client.disconnect()
+        client.loop_stop()
+
+
 def preload(broker: Broker, *, messages: int, topics: int, device: str) -> float:
     """QoS 1 readings of ~60 bytes, one ``mosquitto_pub -l`` per topic; returns seconds."""
     started = time.monotonic()
@@ -246,6 +264,8 @@ def run_reference(
         check=True,
     )
     state = json.loads(out.stdout.strip().splitlines()[-1])
+    if state["connects"] != 1:
+        logger.warning("%s: connected %d times (redeliveries ignored)", mode, state["connects"])
     # The naive consumer commits inside the callback: its last message is its last commit.
     return state["done"] - state["connected"], state
 
@@ -370,6 +390,7 @@ def measure(variant: str, *, broker: Broker, db: Database, args, env, logdir: Pa
         per_process = [s["received"] for s in summaries]
         if any(s["exit"] != 0 for s in summaries):
             raise RuntimeError(f"an ingester exited non-zero: {summaries}")
+    drop_sessions(broker, client_ids)
     if variant == "ceiling":
         stored = distinct = args.messages  # it stores nothing; the count is what it received
     else:

@@ -39,7 +39,7 @@ class IngestStats:
         )
         depth = Gauge(
             "iotserver_ingest_queue_depth",
-            "messages received and not yet committed",
+            "messages received and not yet committed and acknowledged",
             registry=self.registry,
         )
         depth.set_function(queue_depth)

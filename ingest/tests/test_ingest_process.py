@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import re
 import signal
+import subprocess
 import threading
 import time
+import urllib.request
 
 import pytest
 
-from ingest.tests.conftest import publish, unique, wait_until
+from ingest.tests.conftest import free_port, publish, unique, wait_until
 
 pytestmark = pytest.mark.mqtt
 
@@ -109,10 +111,19 @@ def test_sigterm_commits_and_acknowledges_the_partial_batch_then_exits_0(
     dev, client_id = unique("dev"), unique("ing")
     # A batch that would not fill or time out on its own for a minute.
     args = ("--topic", f"{dev}/#", "--batch-size", "10000", "--max-wait", "60")
-    proc = ingester_process(client_id, *args)
+    port = free_port()
+    metrics = ("--metrics-port", str(port), "--metrics-addr", "127.0.0.1")
+    proc = ingester_process(client_id, *args, *metrics)
     proc.wait_connected()
     publish(broker.url, sequenced(dev, 0, 25))
-    time.sleep(1.0)  # delivered to the ingester, sitting in its open batch
+
+    def queue_depth() -> float:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+        match = re.search(rb"^iotserver_ingest_queue_depth (\S+)$", text, re.MULTILINE)
+        return float(match.group(1))
+
+    # Delivered to the ingester, sitting in its open batch, not stored yet.
+    assert wait_until(lambda: queue_depth() == 25, timeout=20), proc.log()
     assert file_db.values(dev) == []
     proc.signal(signal.SIGTERM)
     assert proc.process.wait(timeout=10) == 0
@@ -139,3 +150,34 @@ def test_refused_credentials_exit_non_zero(tmp_path, file_db, ingester_process):
         assert "wrong" not in proc.log()  # no password in the logs
     finally:
         stop_process(locked.process)
+
+
+def test_broker_restart_the_ingester_reconnects_and_resumes_its_session(
+    tmp_path, file_db, ingester_process
+):
+    from ingest.tests.conftest import start_mosquitto, stop_process
+
+    persist = f"persistence true\npersistence_location {tmp_path}/\nallow_anonymous true"
+    own = start_mosquitto(tmp_path, extra=persist)
+    dev, client_id = unique("dev"), unique("ing")
+    try:
+        proc = ingester_process(client_id, "--topic", f"{dev}/#", broker_url=own.url)
+        proc.wait_connected()
+        publish(own.url, sequenced(dev, 0, 50))
+        assert wait_until(lambda: len(file_db.values(dev)) == 50), proc.log()
+        stop_process(own.process)  # a clean stop: Mosquitto writes its snapshot
+        assert wait_until(lambda: "disconnected from the broker" in proc.log(), timeout=10)
+        # The same broker comes back on the same port; the ingester finds it on its own.
+        own.process = subprocess.Popen(
+            ["mosquitto", "-c", str(tmp_path / "mosquitto.conf")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        assert wait_until(lambda: proc.log().count("subscribing to") >= 2, timeout=60), proc.log()
+        assert "session present: True" in proc.log().split("disconnected from the broker")[-1]
+        publish(own.url, sequenced(dev, 50, 100))
+        assert wait_until(lambda: len(file_db.values(dev)) == 100), proc.log()
+        assert proc.stop() == 0
+    finally:
+        stop_process(own.process)
+    assert sorted(file_db.values(dev)) == [float(i) for i in range(100)]
