@@ -359,6 +359,11 @@ class Topology:
             f"{instance.log}:\n" + _tail(instance.log)
         )
 
+    def alive(self, name: str) -> bool:
+        """Whether the instance's current process (same pid and start time) is running."""
+        with self._lock:
+            return _alive(self.instances[name])
+
     def status(self) -> list[dict]:
         rows = []
         for instance in self.instances.values():
