@@ -64,7 +64,7 @@ class IngestOptions:
     keepalive: int = 30
     # Batches committed concurrently on writer threads (own database connections); 0 commits
     # in the calling thread (tests inside a transaction).
-    writers: int = 2
+    writers: int = 1
     retry_max_delay: float = 30.0
     shutdown_timeout: float = 7.0  # SIGTERM to exit within 10 s (DESIGN.md)
 
