@@ -88,7 +88,11 @@ def run(args: argparse.Namespace, argv: list[str]) -> Path:
     t0 = time.monotonic()
     for name in chosen:
         progress.note(f"scenario {name}")
-        results["scenarios"][name] = modules[name].run(params, progress)
+        try:
+            results["scenarios"][name] = modules[name].run(params, progress)
+        except Exception as exc:  # the other scenarios still run; the report names the failure
+            logging.getLogger("benchmarks").exception("scenario %s failed", name)
+            results.setdefault("failed", {})[name] = f"{type(exc).__name__}: {exc}"[:2000]
         # Partial results survive a later scenario's failure.
         (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")

@@ -163,20 +163,28 @@ class SequencedPublisher:
         deadline = time.monotonic() + timeout
         resent = 0
         while time.monotonic() < deadline:
-            missing = [s for s, info in self.sent.items() if not info.is_published()]
+            missing = [s for s, info in self.sent.items() if not _acked(info)]
             if not missing:
                 break
             time.sleep(2)
-            if [s for s, info in self.sent.items() if not info.is_published()] == missing:
+            if [s for s, info in self.sent.items() if not _acked(info)] == missing:
                 for seq in missing:
                     self.sent[seq] = self.client.publish(
                         f"{self.device}/seq", self.payload(seq), qos=1
                     )
                     resent += 1
-        unacked = sum(1 for info in self.sent.values() if not info.is_published())
+        unacked = sum(1 for info in self.sent.values() if not _acked(info))
         self.client.loop_stop()
         self.client.disconnect()
         return {"published": len(self.sent), "resent_after_unacked": resent, "unacked": unacked}
+
+
+def _acked(info: mqtt.MQTTMessageInfo) -> bool:
+    """Acknowledged by the broker; a publish made while disconnected counts as not (yet)."""
+    try:
+        return info.is_published()
+    except (RuntimeError, ValueError):
+        return False
 
 
 def _ready(topo, name: str, subscribed_before: int) -> bool:

@@ -442,6 +442,8 @@ def markdown(results: dict) -> str:
     for name, section in SECTIONS.items():
         if name in results["scenarios"]:
             lines += section(results["scenarios"][name])
+    for name, error in results.get("failed", {}).items():
+        lines += [f"## Scenario {name}: FAILED", "", "```", error, "```", ""]
     lines += sla_section()
     lines += conclusions(results)
     return "\n".join(lines) + "\n"

@@ -60,6 +60,7 @@ def test_report_files_are_written(report_dir):
     assert (report_dir / "report.md").stat().st_size > 0
     assert (report_dir / "api.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     results = json.loads((report_dir / "results.json").read_text())
+    assert "failed" not in results, results.get("failed")
     assert results["plots"] == ["api.png"]
 
 
