@@ -11,7 +11,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -300,7 +299,3 @@ def ingester_process(file_db, broker, tmp_path):
         if proc.process and proc.process.poll() is None:
             proc.process.kill()
             proc.process.wait(timeout=5)
-
-
-class Stopper(threading.Event):
-    """A stop event tests set by hand."""
