@@ -66,6 +66,9 @@ class IngestOptions:
     # in the calling thread (tests inside a transaction).
     writers: int = 1
     retry_max_delay: float = 30.0
+    # "5" (default) or "3.1.1" for brokers without MQTT 5, such as the embedded one of
+    # `make run`: a 3.1.1 persistent session has no expiry and no receive maximum.
+    protocol: str = "5"
     shutdown_timeout: float = 7.0  # SIGTERM to exit within 10 s (DESIGN.md)
 
     @property
@@ -110,6 +113,15 @@ def _default_append() -> tuple[Callable[..., AppendResult], type[Exception]]:
     return reading_bulk_append, StorageError
 
 
+def _default_heartbeat() -> Callable[..., None]:
+    from ingest.services import ingester_heartbeat_record
+
+    return ingester_heartbeat_record
+
+
+HEARTBEAT_SECONDS = 5.0
+
+
 class MqttIngester:
     """Consume ``options.subscription`` at QoS 1 into telemetry storage, batch by batch.
 
@@ -124,12 +136,18 @@ class MqttIngester:
         stop_event: threading.Event | None = None,
         append: Callable[..., AppendResult] | None = None,
         storage_error: type[Exception] | None = None,
+        heartbeat: Callable[..., None] | None = None,
     ) -> None:
         self.options = options
         self.stop_event = stop_event or threading.Event()
         if append is None:
             append, default_error = _default_append()
             storage_error = storage_error or default_error
+            heartbeat = heartbeat or _default_heartbeat()
+        # Reports this ingester to the status page (an injected append means a test: none).
+        self._heartbeat_record = heartbeat
+        self.started_at = datetime.now(UTC)
+        self.last_batch_at: datetime | None = None
         self._append = append
         self._storage_error = storage_error or Exception
         self.inbox: queue.SimpleQueue[Inbound] = queue.SimpleQueue()
@@ -155,12 +173,21 @@ class MqttIngester:
     # --- network thread -----------------------------------------------------------------
     def _make_client(self) -> mqtt.Client:
         host, port, username, password, tls = broker_address(self.options.broker_url)
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.options.client_id,
-            protocol=mqtt.MQTTv5,
-            manual_ack=True,
-        )
+        if self.options.protocol == "3.1.1":
+            client = mqtt.Client(
+                CallbackAPIVersion.VERSION2,
+                client_id=self.options.client_id,
+                protocol=mqtt.MQTTv311,
+                clean_session=False,
+                manual_ack=True,
+            )
+        else:
+            client = mqtt.Client(
+                CallbackAPIVersion.VERSION2,
+                client_id=self.options.client_id,
+                protocol=mqtt.MQTTv5,
+                manual_ack=True,
+            )
         if username:
             client.username_pw_set(username, password)
         if tls:
@@ -228,6 +255,10 @@ class MqttIngester:
     # --- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
         """Connect (retrying in the background while the broker is away) and subscribe."""
+        if self.options.protocol == "3.1.1":
+            self._client.connect_async(self._host, self._port, keepalive=self.options.keepalive)
+            self._client.loop_start()
+            return
         properties = Properties(PacketTypes.CONNECT)
         properties.SessionExpiryInterval = self.options.session_expiry
         properties.ReceiveMaximum = self.options.receive_maximum
@@ -254,19 +285,39 @@ class MqttIngester:
         """Loop until the stop event; then flush, acknowledge and disconnect."""
         self.start()
         next_log = time.monotonic() + log_interval
+        next_heartbeat = time.monotonic()
         try:
             while not self.stop_event.is_set():
                 self.step()
-                if time.monotonic() >= next_log:
+                now = time.monotonic()
+                if now >= next_log:
                     logger.info("ingest: %s", self.stats.summary())
-                    next_log = time.monotonic() + log_interval
+                    next_log = now + log_interval
+                if now >= next_heartbeat:
+                    self.heartbeat()
+                    next_heartbeat = now + HEARTBEAT_SECONDS
             if self.fatal:
                 raise FatalIngestError(self.fatal)
             self.drain()
         finally:
             self.stop_event.set()  # writer threads still retrying give up at their deadline
             self.close()
+            self.heartbeat(stopped=True)
             logger.info("ingest stopped: %s", self.stats.summary())
+
+    def heartbeat(self, *, stopped: bool = False) -> None:
+        """Record counters, lag and the last commit time for the service status page."""
+        if self._heartbeat_record is None:
+            return
+        _close_stale_connections()
+        self._heartbeat_record(
+            client_id=self.options.client_id,
+            started_at=self.started_at,
+            counters=dict(self.stats.totals),
+            lag_seconds=self.stats.lag_seconds if self.last_batch_at else None,
+            last_batch_at=self.last_batch_at,
+            stopped=stopped,
+        )
 
     # --- writer loop ------------------------------------------------------------------------
     def step(self, *, timeout: float | None = None) -> bool:
@@ -417,6 +468,7 @@ class MqttIngester:
             self.stats.add("duplicates", result.duplicates)
             self.stats.add("dead_lettered", result.dead_lettered)
             self.stats.add("batches")
+            self.last_batch_at = datetime.now(UTC)
             self.stats.set_lag(time.time() - batch[0].received_us / 1e6)
             self._ack(batch)
             self._settled += len(batch)

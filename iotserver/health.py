@@ -17,7 +17,7 @@ from django.http import JsonResponse
 logger = logging.getLogger(__name__)
 
 
-def _check_database(alias: str) -> Callable[[], None]:
+def check_database(alias: str) -> Callable[[], None]:
     def check() -> None:
         with connections[alias].cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -26,22 +26,22 @@ def _check_database(alias: str) -> Callable[[], None]:
     return check
 
 
-def _check_cache() -> None:
+def check_cache() -> None:
     cache.set("readyz", "ok", timeout=5)
     if cache.get("readyz") != "ok":
         raise RuntimeError("cache did not return the value it was given")
 
 
-def _checks() -> dict[str, Callable[[], None]]:
-    checks: dict[str, Callable[[], None]] = {"database": _check_database("default")}
+def dependency_checks() -> dict[str, Callable[[], None]]:
+    checks: dict[str, Callable[[], None]] = {"database": check_database("default")}
     if settings.SERVES_TELEMETRY:
         from telemetry.selectors import storage_check
 
         if "telemetry" in settings.DATABASES:
-            checks["telemetry_database"] = _check_database("telemetry")
+            checks["telemetry_database"] = check_database("telemetry")
         if settings.TELEMETRY_BACKEND == "mongo":
             checks["mongo"] = storage_check
-    checks["cache"] = _check_cache
+    checks["cache"] = check_cache
     return checks
 
 
@@ -52,7 +52,7 @@ def healthz(request):
 def readyz(request):
     results: dict[str, str] = {}
     failed: list[str] = []
-    for name, check in _checks().items():
+    for name, check in dependency_checks().items():
         try:
             check()
             results[name] = "ok"

@@ -143,6 +143,7 @@ INGEST_DEAD_LETTER_MAX_BYTES = env_int("INGEST_DEAD_LETTER_MAX_BYTES", 4096, min
 INGEST_SESSION_EXPIRY_SECONDS = env_int("INGEST_SESSION_EXPIRY_SECONDS", 7 * 24 * 3600, minimum=60)
 INGEST_RECEIVE_MAXIMUM = env_int("INGEST_RECEIVE_MAXIMUM", 10000, minimum=1)
 INGEST_METRICS_PORT = env_int("INGEST_METRICS_PORT", 0, minimum=0)
+INGEST_MQTT_PROTOCOL = env_choice("INGEST_MQTT_PROTOCOL", "5", ("5", "3.1.1"))
 INGEST_LOG_INTERVAL_SECONDS = env_int("INGEST_LOG_INTERVAL_SECONDS", 60, minimum=1)
 # mqtt_auth_sync writes these for Mosquitto's password_file / acl_file (unset: pass options).
 MQTT_PASSWORD_FILE = env_str("MQTT_PASSWORD_FILE", "") or None

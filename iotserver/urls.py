@@ -6,7 +6,7 @@ from django.urls import include, path
 from django_prometheus.exports import ExportToDjangoView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from iotserver import health
+from iotserver import health, status
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -26,7 +26,10 @@ if settings.SERVES_TELEMETRY:
     urlpatterns += [path("", include("telemetry.urls"))]
 
 if settings.IOTSERVER_ROLE == "all":
-    urlpatterns += [path("", include("dashboard.urls"))]
+    urlpatterns += [
+        path("system/status", status.SystemStatusApi.as_view(), name="system-status"),
+        path("", include("dashboard.urls")),
+    ]
 
 handler400 = "iotserver.errors.bad_request"
 handler403 = "iotserver.errors.permission_denied"

@@ -53,6 +53,9 @@ function deviceItem(device) {
   const name = document.createElement("span");
   name.className = "device-name";
   name.textContent = device.name;
+  const state = document.createElement("span");
+  state.className = `device-state ${device.online ? "online" : "offline"}`;
+  state.textContent = device.online ? "online" : "offline";
   const seen = document.createElement("span");
   seen.className = "muted";
   seen.textContent = device.last_seen
@@ -64,7 +67,7 @@ function deviceItem(device) {
   remove.textContent = "Delete";
   remove.setAttribute("aria-label", `Delete ${device.name}`);
   remove.addEventListener("click", () => confirmDelete(device.name));
-  item.append(name, seen, remove);
+  item.append(name, state, seen, remove);
   return item;
 }
 

@@ -48,6 +48,12 @@ class Command(BaseCommand):
             "--log-interval", type=float, default=settings.INGEST_LOG_INTERVAL_SECONDS
         )
         parser.add_argument(
+            "--protocol",
+            choices=("5", "3.1.1"),
+            default=settings.INGEST_MQTT_PROTOCOL,
+            help="MQTT protocol version (3.1.1 for brokers without MQTT 5)",
+        )
+        parser.add_argument(
             "--once",
             action="store_true",
             help="connect, commit what the broker delivers until it goes quiet, then stop",
@@ -72,6 +78,7 @@ class Command(BaseCommand):
             session_expiry=settings.INGEST_SESSION_EXPIRY_SECONDS,
             receive_maximum=opts["receive_maximum"],
             writers=opts["writers"],
+            protocol=opts["protocol"],
         )
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -104,4 +111,5 @@ class Command(BaseCommand):
             ingester.drain()
         finally:
             ingester.close()
+            ingester.heartbeat(stopped=True)
             logger.info("ingest stopped: %s", ingester.stats.summary())

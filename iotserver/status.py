@@ -1,0 +1,122 @@
+"""``GET /system/status``: each dependency of the running system, green or red with detail.
+
+Unlike ``/readyz`` (a probe for a load balancer) this is for people: the dashboard's
+Service Status page polls it. It needs a valid access token.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+from django.conf import settings
+from drf_spectacular.utils import extend_schema, inline_serializer
+from paho.mqtt.enums import CallbackAPIVersion
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from iotserver import health
+
+BROKER_TIMEOUT = 2.0
+
+
+def _ok(detail: str, **extra) -> dict:
+    return {"ok": True, "detail": detail, **extra}
+
+
+def _failed(detail: str, **extra) -> dict:
+    return {"ok": False, "detail": detail, **extra}
+
+
+def _probe(check: Callable[[], None], detail: str) -> dict:
+    try:
+        check()
+    except Exception as exc:  # reported, not raised: this page exists to show failures
+        return _failed(f"{exc.__class__.__name__}: {exc}"[:200])
+    return _ok(detail)
+
+
+def check_broker(url: str | None = None) -> dict:
+    """A real MQTT CONNECT to ``MQTT_URL``, answered by CONNACK within two seconds."""
+    parts = urlsplit(url or settings.MQTT_URL)
+    host, port = (
+        parts.hostname or "127.0.0.1",
+        parts.port or (8883 if parts.scheme == "mqtts" else 1883),
+    )
+    answered = threading.Event()
+    outcome: dict = {}
+
+    def on_connect(client, userdata, flags, reason_code, properties):
+        outcome["code"] = reason_code
+        answered.set()
+
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=f"iotserver-status-{uuid.uuid4().hex[:8]}",
+        protocol=mqtt.MQTTv311,
+    )
+    if parts.username:
+        client.username_pw_set(unquote(parts.username), unquote(parts.password or ""))
+    if parts.scheme == "mqtts":
+        client.tls_set()
+    client.on_connect = on_connect
+    try:
+        client.connect(host, port, keepalive=10)
+        client.loop_start()
+        if not answered.wait(BROKER_TIMEOUT):
+            return _failed(f"no CONNACK from {host}:{port} within {BROKER_TIMEOUT:.0f}s")
+        if outcome["code"].is_failure:
+            return _failed(f"{host}:{port} refused the connection: {outcome['code']}")
+        return _ok(f"{host}:{port} accepts connections")
+    except OSError as exc:
+        return _failed(f"{host}:{port} unreachable: {exc.strerror or exc}")
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+
+def check_ingester() -> dict:
+    from ingest.selectors import ingester_status
+
+    return ingester_status()
+
+
+def check_celery() -> dict:
+    if not settings.REDIS_URL:
+        return _ok("no REDIS_URL: tasks run eagerly in the calling process")
+    from iotserver.celery import app
+
+    try:
+        replies = app.control.ping(timeout=1.0)
+    except Exception as exc:  # broker unreachable
+        return _failed(f"{exc.__class__.__name__}: {exc}"[:200])
+    if not replies:
+        return _failed("no worker answered a ping within 1s")
+    return _ok(f"{len(replies)} worker(s) answered", workers=sorted(k for r in replies for k in r))
+
+
+def system_status() -> dict:
+    checks = {name: _probe(check, "answers") for name, check in health.dependency_checks().items()}
+    checks.update(broker=check_broker(), ingester=check_ingester(), celery=check_celery())
+    return {"ok": all(c["ok"] for c in checks.values()), "checks": checks}
+
+
+class SystemStatusApi(APIView):
+    @extend_schema(
+        operation_id="system_status",
+        responses={
+            200: inline_serializer(
+                "SystemStatus",
+                {
+                    "ok": serializers.BooleanField(),
+                    "checks": serializers.DictField(child=serializers.DictField()),
+                },
+            )
+        },
+    )
+    def get(self, request):
+        return Response(system_status())
