@@ -34,7 +34,7 @@ from accounts.serializers import (
     UserOutput,
 )
 from accounts.throttles import LoginEmailThrottle, LoginIPThrottle, RegisterIPThrottle
-from accounts.tokens import InvalidRefreshToken
+from accounts.tokens import InvalidRefreshToken, TokenPair
 
 LOGIN_FAILED = "Invalid email or password."
 REFRESH_FAILED = "Refresh token is invalid, expired or revoked."
@@ -44,6 +44,17 @@ _errors = {
     401: OpenApiResponse(ErrorOutput, description="Not authenticated"),
     429: OpenApiResponse(ErrorOutput, description="Too many requests; see Retry-After"),
 }
+
+
+def _login(request) -> TokenPair:
+    """Validate the login body and authenticate; one 401 body for every failure."""
+    body = LoginInput(data=request.data)
+    body.is_valid(raise_exception=True)
+    try:
+        _, pair = services.user_login(request=request, **body.validated_data)
+    except services.InvalidCredentials:
+        raise AuthenticationFailed(LOGIN_FAILED) from None
+    return pair
 
 
 class _PublicView(APIView):
@@ -84,12 +95,7 @@ class LoginApi(_PublicView):
         operation_id="auth_login", request=LoginInput, responses={200: LoginOutput, **_errors}
     )
     def post(self, request):
-        body = LoginInput(data=request.data)
-        body.is_valid(raise_exception=True)
-        try:
-            _, pair = services.user_login(request=request, **body.validated_data)
-        except services.InvalidCredentials:
-            raise AuthenticationFailed(LOGIN_FAILED) from None
+        pair = _login(request)
         return Response(
             {
                 "message": "Successfully logged in.",
@@ -246,12 +252,7 @@ class SessionLoginApi(_PublicView):
         description="Browser login: refresh token set as an HttpOnly cookie; send X-CSRFToken.",
     )
     def post(self, request):
-        body = LoginInput(data=request.data)
-        body.is_valid(raise_exception=True)
-        try:
-            _, pair = services.user_login(request=request, **body.validated_data)
-        except services.InvalidCredentials:
-            raise AuthenticationFailed(LOGIN_FAILED) from None
+        pair = _login(request)
         return _with_refresh_cookie(Response({"auth_token": pair.access}), pair.refresh)
 
 
