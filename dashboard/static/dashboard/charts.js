@@ -43,6 +43,30 @@ export function createChart({ element, label, bucketed, index, xRange }) {
   return new uPlot(options, empty, element);
 }
 
+/**
+ * Break the lines where readings stop for a while (a device offline, a server restart):
+ * a null point after every gap over five typical intervals, so uPlot does not draw a
+ * straight line through time nobody measured.
+ */
+export function withGaps(columns) {
+  const x = columns[0];
+  if (x.length < 3) return columns;
+  const steps = [];
+  for (let i = 1; i < x.length; i += 1) steps.push(x[i] - x[i - 1]);
+  steps.sort((a, b) => a - b);
+  const typical = steps[Math.floor(steps.length / 2)];
+  const limit = Math.max(5 * typical, 5);
+  const out = columns.map(() => []);
+  for (let i = 0; i < x.length; i += 1) {
+    if (i > 0 && x[i] - x[i - 1] > limit) {
+      out[0].push(x[i - 1] + typical);
+      for (let c = 1; c < columns.length; c += 1) out[c].push(null);
+    }
+    for (let c = 0; c < columns.length; c += 1) out[c].push(columns[c][i]);
+  }
+  return out;
+}
+
 export function resizeChart(chart, element) {
   chart.setSize(size(element));
 }

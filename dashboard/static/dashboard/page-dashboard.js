@@ -2,7 +2,7 @@
 // per topic. Short ranges plot raw readings; long ones plot bucketed aggregates from the API.
 // While the range ends "now", new readings are polled every POLL_MS and appended.
 import { ApiError, api, listOf } from "./api.js";
-import { createChart, resizeChart } from "./charts.js";
+import { createChart, resizeChart, withGaps } from "./charts.js";
 import { $, ago, startPage } from "./shell.js";
 
 const POLL_MS = 2_000;
@@ -210,7 +210,7 @@ class TopicView {
 
   redraw() {
     const data = this.bucket ? this.columns.slice(0, 4) : this.columns;
-    this.chart.setData(data);
+    this.chart.setData(withGaps(data));
     const n = this.columns[0].length;
     this.card.dataset.points = String(n);
     const unit = this.bucket ? `${this.bucket[0]} buckets` : "readings";
