@@ -66,6 +66,13 @@ class IngestOptions:
     # in the calling thread (tests inside a transaction).
     writers: int = 1
     retry_max_delay: float = 30.0
+    # Broker reconnect backoff. Kept short on purpose: Mosquitto 2.0 does not restore shared
+    # subscriptions ($share/...) from its persistence file, so after a broker restart a
+    # group member receives nothing until it has resubscribed, and what devices publish in
+    # between has no subscriber and is dropped (deploy/mosquitto/README.md). A 30 s backoff
+    # made that window up to tens of seconds; a failed connect attempt costs next to nothing.
+    reconnect_min_delay: float = 0.2
+    reconnect_max_delay: float = 1.0
     # "5" (default) or "3.1.1" for brokers without MQTT 5, such as the embedded one of
     # `make run`: a 3.1.1 persistent session has no expiry and no receive maximum.
     protocol: str = "5"
@@ -192,7 +199,9 @@ class MqttIngester:
             client.username_pw_set(username, password)
         if tls:
             client.tls_set()
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.reconnect_delay_set(
+            min_delay=self.options.reconnect_min_delay, max_delay=self.options.reconnect_max_delay
+        )
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe

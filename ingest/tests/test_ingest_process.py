@@ -181,3 +181,39 @@ def test_broker_restart_the_ingester_reconnects_and_resumes_its_session(
     finally:
         stop_process(own.process)
     assert sorted(file_db.values(dev)) == [float(i) for i in range(100)]
+
+
+def test_shared_group_resubscribes_soon_after_a_broker_restart(tmp_path, file_db, ingester_process):
+    """Mosquitto 2.0 restores a persistent session after a restart but not its shared
+    subscription: until each group member has resubscribed, what devices publish has no
+    subscriber, is acknowledged to the device and dropped. The members must come back within
+    about a second of the broker, not after a reconnect backoff grown during the outage."""
+    from ingest.tests.conftest import start_mosquitto, stop_process, wait_port
+
+    persist = f"persistence true\npersistence_location {tmp_path}/\nallow_anonymous true"
+    own = start_mosquitto(tmp_path, extra=persist)
+    dev, group = unique("dev"), unique("g")
+    args = ("--topic", f"{dev}/#", "--shared-group", group, "--batch-size", "50")
+    try:
+        members = [ingester_process(unique("ing"), *args, broker_url=own.url) for _ in range(2)]
+        for member in members:
+            member.wait_connected()
+        publish(own.url, sequenced(dev, 0, 50))
+        assert wait_until(lambda: len(file_db.values(dev)) == 50)
+        stop_process(own.process)
+        time.sleep(8)  # an outage long enough for a doubling backoff to reach 8 s
+        own.process = subprocess.Popen(
+            ["mosquitto", "-c", str(tmp_path / "mosquitto.conf")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_port(own.port)
+        time.sleep(3)  # devices are back: they publish whether or not the group resubscribed
+        publish(own.url, sequenced(dev, 50, 100))
+        assert wait_until(lambda: len(file_db.values(dev)) == 100, timeout=20), [
+            m.log() for m in members
+        ]
+        assert all(m.stop() == 0 for m in members)
+    finally:
+        stop_process(own.process)
+    assert sorted(file_db.values(dev)) == [float(i) for i in range(100)]
