@@ -501,6 +501,8 @@ class Broker:
 
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
+        # A fresh broker per run: a previous run's sessions must not be restored into this one.
+        (directory / "mosquitto.db").unlink(missing_ok=True)
         self.directory = directory
         self.port = free_port()
         self.url = f"mqtt://{HOST}:{self.port}"

@@ -280,6 +280,15 @@ def faults_section(r: dict) -> list[str]:
             f"{readings['published']}, stored {readings['stored']}, lost "
             f"**{readings['lost']}**."
         )
+        in_gap = readings.get("lost_published_from_broker_stop_to_resubscribed")
+        if in_gap is not None:
+            resub = data["phases"]["broker"].get("ingesters_resubscribed_after_s")
+            lines.append(
+                f"  Of those, {in_gap} were published between the broker's stop and the "
+                f"ingesters' resubscription ({resub} s after its start): Mosquitto 2.0 does "
+                "not restore shared subscriptions from persistence "
+                "(deploy/mosquitto/README.md)."
+            )
     lines += ["", "![faults](faults.png)", ""]
     return lines
 
