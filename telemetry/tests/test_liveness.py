@@ -8,6 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from iotserver.celery import app as celery_app
 from telemetry import selectors, tasks
 from telemetry.services import device_offline_mark, reading_bulk_append
 from telemetry.tests.factories import DeviceFactory, readings
@@ -62,7 +63,19 @@ def test_device_detail_shows_liveness(client_for):
     assert body["online"] is True and body["last_seen"]
 
 
-def test_liveness_task_and_command_mark_offline(settings):
+@pytest.fixture
+def celery_eager():
+    """Run tasks in this process even when REDIS_URL points Celery at a real broker
+    (tests/test_tasks_worker.py covers the real worker)."""
+    # Settings come from Django with the CELERY_ namespace: override the namespaced keys.
+    conf = celery_app.conf
+    saved = conf.CELERY_TASK_ALWAYS_EAGER, conf.CELERY_TASK_EAGER_PROPAGATES
+    conf.CELERY_TASK_ALWAYS_EAGER = conf.CELERY_TASK_EAGER_PROPAGATES = True
+    yield
+    conf.CELERY_TASK_ALWAYS_EAGER, conf.CELERY_TASK_EAGER_PROPAGATES = saved
+
+
+def test_liveness_task_and_command_mark_offline(settings, celery_eager):
     settings.DEVICE_OFFLINE_AFTER_SECONDS = 1
     DeviceFactory(name="pi", owner_id=1)
     reading_bulk_append(readings=readings("pi.temp", 1))
@@ -70,7 +83,7 @@ def test_liveness_task_and_command_mark_offline(settings):
 
     Device.objects.filter(name="pi").update(last_seen=timezone.now() - timedelta(seconds=5))
 
-    result = tasks.device_offline_mark.delay().get()  # eager without REDIS_URL
+    result = tasks.device_offline_mark.delay().get()
     call_command("telemetry_maintenance", "--only", "liveness")
 
     assert result == {"offline": ["pi"]}
@@ -78,7 +91,7 @@ def test_liveness_task_and_command_mark_offline(settings):
     assert [e.kind for e in selectors.device_events(name="pi")] == ["offline", "online"]
 
 
-def test_a_task_already_running_is_not_run_twice(settings):
+def test_a_task_already_running_is_not_run_twice(settings, celery_eager):
     DeviceFactory(name="pi", owner_id=1)
     with tasks.task_lock("device_offline_mark") as held:
         overlapping = tasks.device_offline_mark.delay().get()
