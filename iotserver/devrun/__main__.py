@@ -113,11 +113,13 @@ def main() -> int:
         mqtt_env["INGEST_MQTT_PROTOCOL"] = "3.1.1"
         broker = f"{host}:{port} (embedded amqtt, MQTT 3.1.1)"
     else:
-        print(f"MQTT_URL: no broker answers at {host}:{port}", file=sys.stderr)
+        sys.stderr.write(f"MQTT_URL: no broker answers at {host}:{port}\n")
         return 2
 
     passwords = bootstrap_demo()
-    print(banner(passwords, broker), flush=True)
+    # The console, not a log: the fresh passwords must not reach any log file.
+    sys.stdout.write(banner(passwords, broker) + "\n")
+    sys.stdout.flush()
 
     manage = [python, "manage.py"]
     supervisor.add(Child("web", [*manage, "runserver", WEB_ADDR]))
