@@ -11,8 +11,27 @@ M.range_end = os.getenv("SUITE_RANGE_END") or ""
 M.login_body = string.format('{"email": "%s", "password": "%s"}',
   os.getenv("SUITE_EMAIL") or "", os.getenv("SUITE_PASSWORD") or "")
 
+-- Per-thread counters: globals of the thread's Lua state, read back by done() via thread:get.
+ok, non2xx, s429, s5xx = 0, 0, 0, 0
+n_latest, n_range, n_list, n_login, n_refresh = 0, 0, 0, 0, 0
+
 local threads = {}
 local counter = 0
+
+function M.init(args)
+  math.randomseed(os.time() * 1000 + (id or 0))
+end
+
+-- Count one response by status class.
+function M.count(status)
+  if status >= 200 and status < 300 then
+    ok = ok + 1
+  else
+    non2xx = non2xx + 1
+    if status == 429 then s429 = s429 + 1 end
+    if status >= 500 then s5xx = s5xx + 1 end
+  end
+end
 
 function M.setup(thread)
   counter = counter + 1

@@ -5,12 +5,7 @@ local common = dofile(dir .. "common.lua")
 
 setup = common.setup
 done = common.done
-ok, non2xx, s429, s5xx = 0, 0, 0, 0
-n_latest, n_range, n_list, n_login, n_refresh = 0, 0, 0, 0, 0
-
-init = function(args)
-  math.randomseed(os.time() * 1000 + (id or 0))
-end
+init = common.init
 
 request = function()
   n_latest = n_latest + 1
@@ -18,11 +13,5 @@ request = function()
 end
 
 response = function(status, headers, body)
-  if status >= 200 and status < 300 then
-    ok = ok + 1
-  else
-    non2xx = non2xx + 1
-    if status == 429 then s429 = s429 + 1 end
-    if status >= 500 then s5xx = s5xx + 1 end
-  end
+  common.count(status)
 end

@@ -8,12 +8,7 @@ setup = common.setup
 done = common.done
 
 local pending = {}
-ok, non2xx, s429, s5xx = 0, 0, 0, 0
-n_latest, n_range, n_list, n_login, n_refresh = 0, 0, 0, 0, 0
-
-init = function(args)
-  math.randomseed(os.time() * 1000 + (id or 0))
-end
+init = common.init
 
 request = function()
   local r = math.random(1000)
@@ -39,17 +34,11 @@ request = function()
 end
 
 response = function(status, headers, body)
-  if status >= 200 and status < 300 then
-    ok = ok + 1
-    if #body < 4096 and string.find(body, "Successfully logged in", 1, true) then
-      local token = string.match(body, '"refresh_token"%s*:%s*"([^"]+)"')
-      if token and #pending < 64 then
-        pending[#pending + 1] = token
-      end
+  common.count(status)
+  if status == 200 and #body < 4096 and string.find(body, "Successfully logged in", 1, true) then
+    local token = string.match(body, '"refresh_token"%s*:%s*"([^"]+)"')
+    if token and #pending < 64 then
+      pending[#pending + 1] = token
     end
-  else
-    non2xx = non2xx + 1
-    if status == 429 then s429 = s429 + 1 end
-    if status >= 500 then s5xx = s5xx + 1 end
   end
 end
