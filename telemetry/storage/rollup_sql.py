@@ -19,6 +19,7 @@ from telemetry.models import DeadLetter, Reading, RollupHour, RollupMinute, Roll
 from telemetry.records import ReadingIn
 from telemetry.rollups import TopicState, Window, from_us, to_us
 from telemetry.storage.base import Bucket
+from telemetry.storage.bucket_sql import epoch_bucket
 
 logger = logging.getLogger(__name__)
 
@@ -185,13 +186,9 @@ class SqlRollups:
         """Buckets of ``bucket_seconds`` (a multiple of ``resolution``) from rollup rows."""
         connection = connections[self.alias]
         adapt = connection.ops.adapt_datetimefield_value
-        if connection.vendor == "postgresql":
-            bucket = "floor(extract(epoch FROM start) / %s)::bigint"
-            bucket_params = [bucket_seconds]
-        else:
-            epoch = "CAST(strftime('%%s', start) AS INTEGER)"
-            bucket = f"(({epoch} - ({epoch} %% %s)) / %s)"  # rollup starts are >= 1970
-            bucket_params = [bucket_seconds] * 2
+        bucket, bucket_params = epoch_bucket(
+            vendor=connection.vendor, column="start", seconds=bucket_seconds
+        )
         where, params = ["topic = %s", "start < %s"], [topic, adapt(end)]
         if start is not None:
             where.append("start >= %s")

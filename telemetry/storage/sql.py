@@ -15,6 +15,7 @@ from iotserver.routers import telemetry_alias
 from telemetry.models import DeadLetter, Reading, Topic
 from telemetry.records import AppendResult, DeadLetterIn, ReadingIn
 from telemetry.storage.base import Bucket, Point, TopicSummary
+from telemetry.storage.bucket_sql import epoch_bucket
 from telemetry.storage.rollup_sql import mark_dirty as rollup_mark_dirty
 
 # Rows per INSERT on PostgreSQL: 4 parameters each stays far below its 65535 limit.
@@ -171,14 +172,9 @@ class SqlStorage:
     ) -> list[Bucket]:
         connection = connections[self.alias]
         adapt = connection.ops.adapt_datetimefield_value
-        if connection.vendor == "postgresql":
-            bucket = "floor(extract(epoch FROM ts) / %s)::bigint"
-            bucket_params = [bucket_seconds]
-        else:
-            # Integer division truncates towards zero; the modulo form floors (pre-1970 too).
-            epoch = "CAST(strftime('%%s', ts) AS INTEGER)"
-            bucket = f"(({epoch} - ((({epoch} %% %s) + %s) %% %s)) / %s)"
-            bucket_params = [bucket_seconds] * 4
+        bucket, bucket_params = epoch_bucket(
+            vendor=connection.vendor, column="ts", seconds=bucket_seconds
+        )
         where = ["topic = %s", "value IS NOT NULL"]
         params: list = [topic]
         if start is not None:
