@@ -12,9 +12,10 @@ Method (issue 4), all variants in one run, on this machine:
    ``--messages`` readings of ~60 bytes at QoS 1 with ``mosquitto_pub -l`` (one process per
    topic, small in-flight window); then start the consumer and time from its CONNACK to the
    last reading committed (or, for the ceiling, received and acknowledged).
-3. Variants: ``ceiling`` (a paho subscriber that acks and discards), ``naive`` (one INSERT per
-   message from the callback, the original design), ``ingest1`` (``manage.py ingest_mqtt``),
-   ``ingest2`` (two ``ingest_mqtt`` in one ``--shared-group``).
+3. Variants: ``ceiling`` (a paho subscriber that acks and discards), ``ceiling-readahead``
+   (the same reading the socket through ``ingest.readahead``, as ``ingest_mqtt`` does),
+   ``naive`` (one INSERT per message from the callback, the original design), ``ingest1``
+   (``manage.py ingest_mqtt``), ``ingest2`` (two ``ingest_mqtt`` in one ``--shared-group``).
 4. Every variant must store every reading exactly once (checked by count and by the set of
    sequence numbers); ingest_mqtt's duplicates counter is reported.
 
@@ -46,6 +47,7 @@ REPORTS = REPO / "benchmarks" / "reports"
 logger = logging.getLogger("ingest_bench")
 
 TS0 = 1_700_000_000.0
+REFERENCES = ("ceiling", "ceiling-readahead", "naive")
 _SUMMARY = re.compile(r"ingest stopped: received=(\d+) stored=(\d+) duplicates=(\d+)")
 _CONNECTED = re.compile(r"^(\S+ \S+) INFO ingest\.consumer connected to", re.MULTILINE)
 
@@ -364,7 +366,7 @@ def measure(variant: str, *, broker: Broker, db: Database, args, env, logdir: Pa
     )
     duplicates = None
     per_process: list[int] = []
-    if variant in ("ceiling", "naive"):
+    if variant in REFERENCES:
         seconds, _state = run_reference(
             variant,
             broker=broker,
@@ -391,7 +393,7 @@ def measure(variant: str, *, broker: Broker, db: Database, args, env, logdir: Pa
         if any(s["exit"] != 0 for s in summaries):
             raise RuntimeError(f"an ingester exited non-zero: {summaries}")
     drop_sessions(broker, client_ids)
-    if variant == "ceiling":
+    if variant.startswith("ceiling"):
         stored = distinct = args.messages  # it stores nothing; the count is what it received
     else:
         ((stored, distinct),) = db.execute(
@@ -412,24 +414,28 @@ def report(results: list[Result], args, meta: dict) -> str:
         for v in dict.fromkeys(r.variant for r in results)
     }
     ceiling, naive, one = by.get("ceiling"), by.get("naive"), by.get("ingest1")
+    readahead = by.get("ceiling-readahead")
     lines = [
         f"Ingest drain of {args.messages:,} pre-loaded QoS 1 readings into PostgreSQL "
         f"(median of {args.repeat}; batch {args.batch_size}, receive maximum "
         f"{args.receive_maximum}; {meta['cpus']} CPUs; load average before/after "
         f"{meta['loadavg_1m_before_after'][0]}/{meta['loadavg_1m_before_after'][1]})",
         "",
-        "| variant | msg/s | x ceiling | x naive | x ingest1 | duplicates | split |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| variant | msg/s | x ceiling | x ceiling-readahead | x naive | x ingest1 "
+        "| duplicates | split |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
+
+    def ratio(rate: float, base: float | None, digits: int) -> str:
+        return f"{rate / base:.{digits}f}" if base else ""
+
     for variant, rate in by.items():
         last = [r for r in results if r.variant == variant][-1]
         lines.append(
-            f"| {variant} | {rate:,.0f} | {rate / ceiling:.2f} | "
-            f"{rate / naive:.1f} | {rate / one:.2f} | "
+            f"| {variant} | {rate:,.0f} | {ratio(rate, ceiling, 2)} | "
+            f"{ratio(rate, readahead, 2)} | {ratio(rate, naive, 1)} | {ratio(rate, one, 2)} | "
             f"{'' if last.duplicates is None else last.duplicates} | "
             f"{'/'.join(map(str, last.received_per_process))} |"
-            if ceiling and naive and one
-            else f"| {variant} | {rate:,.0f} | | | | | |"
         )
     return "\n".join(lines)
 
@@ -439,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--topics", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--variants", default="ceiling,naive,ingest1,ingest2")
+    parser.add_argument("--variants", default="ceiling,ceiling-readahead,naive,ingest1,ingest2")
     parser.add_argument("--batch-size", type=int, default=2000)
     parser.add_argument("--receive-maximum", type=int, default=20000)
     parser.add_argument("--database", default="iot_bench_ingest")

@@ -25,11 +25,14 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from ingest.readahead import ReadAheadClient
+
 
 def _client(args, on_message) -> tuple[mqtt.Client, dict, threading.Event]:
     state = {"connected": None, "done": None, "received": 0, "connects": 0}
     finished = threading.Event()
-    client = mqtt.Client(
+    client_class = ReadAheadClient if args.mode == "ceiling-readahead" else mqtt.Client
+    client = client_class(
         CallbackAPIVersion.VERSION2, client_id=args.client_id, protocol=mqtt.MQTTv5
     )
 
@@ -96,7 +99,7 @@ def run(args) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=("ceiling", "naive"))
+    parser.add_argument("mode", choices=("ceiling", "ceiling-readahead", "naive"))
     parser.add_argument("--broker", required=True)
     parser.add_argument("--client-id", required=True)
     parser.add_argument("--expect", type=int, required=True)

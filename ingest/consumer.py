@@ -31,6 +31,7 @@ from paho.mqtt.properties import Properties
 
 from ingest.metrics import IngestStats
 from ingest.parsing import IgnoredTopic, PayloadError, message_parse
+from ingest.readahead import ReadAheadClient
 from telemetry.records import AppendResult, DeadLetterIn, ReadingIn
 
 logger = logging.getLogger(__name__)
@@ -181,7 +182,7 @@ class MqttIngester:
     def _make_client(self) -> mqtt.Client:
         host, port, username, password, tls = broker_address(self.options.broker_url)
         if self.options.protocol == "3.1.1":
-            client = mqtt.Client(
+            client = ReadAheadClient(
                 CallbackAPIVersion.VERSION2,
                 client_id=self.options.client_id,
                 protocol=mqtt.MQTTv311,
@@ -189,7 +190,7 @@ class MqttIngester:
                 manual_ack=True,
             )
         else:
-            client = mqtt.Client(
+            client = ReadAheadClient(
                 CallbackAPIVersion.VERSION2,
                 client_id=self.options.client_id,
                 protocol=mqtt.MQTTv5,
