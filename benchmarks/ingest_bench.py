@@ -61,6 +61,7 @@ class Result:
     distinct: int
     duplicates: int | None = None
     received_per_process: list[int] = field(default_factory=list)
+    cpu: dict = field(default_factory=dict)
 
 
 def free_port() -> int:
@@ -220,14 +221,105 @@ def preload(broker: Broker, *, messages: int, topics: int, device: str) -> float
     return time.monotonic() - started
 
 
+# --- CPU accounting ------------------------------------------------------------------------
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _machine_jiffies() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs since boot, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    total = sum(fields)
+    return total - fields[3] - fields[4], total  # idle and iowait are not busy
+
+
+def _process_cpu(pid: int) -> float | None:
+    """User + system CPU seconds of a process, None when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _postgres_cpu() -> dict[int, float]:
+    out = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    cpu = _process_cpu(int(entry.name))
+                    if cpu is not None:
+                        out[int(entry.name)] = cpu
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+    return out
+
+
+class CpuMeter:
+    """Where the machine's CPU went while a consumer ran: the whole machine, the broker, and
+    PostgreSQL (every postgres process); the rest is the consumer and the benchmark's polling."""
+
+    def __init__(self, broker: Broker) -> None:
+        self.broker_pid = broker.process.pid
+        self.machine = _machine_jiffies()
+        self.broker = _process_cpu(self.broker_pid) or 0.0
+        self.postgres = _postgres_cpu()
+        self.started = time.monotonic()
+
+    def stop(self) -> dict:
+        busy0, total0 = self.machine
+        busy1, total1 = _machine_jiffies()
+        postgres = sum(cpu - self.postgres.get(pid, 0.0) for pid, cpu in _postgres_cpu().items())
+        broker = (_process_cpu(self.broker_pid) or 0.0) - self.broker
+        busy = (busy1 - busy0) / _TICK
+        return {
+            "seconds": round(time.monotonic() - self.started, 2),
+            "busy_pct": round(100 * (busy1 - busy0) / max(total1 - total0, 1), 1),
+            "busy_cpu_s": round(busy, 2),
+            "broker_cpu_s": round(broker, 2),
+            "postgres_cpu_s": round(postgres, 2),
+            "rest_cpu_s": round(busy - broker - postgres, 2),
+        }
+
+
 # --- consumers ---------------------------------------------------------------------------------
-def wait_stored(db: Database, expected: int, *, timeout: float) -> float:
+def last_readings(*, messages: int, topics: int, device: str) -> list[tuple[str, float]]:
+    """(stored topic, epoch seconds) of the last reading ``preload`` publishes on each topic."""
+    per_topic = messages // topics
+    return [
+        (f"{device}.s{t}", round(TS0 + ((t + 1) * per_topic - 1) / 1000, 3)) for t in range(topics)
+    ]
+
+
+def wait_stored(
+    db: Database, expected: int, *, last: list[tuple[str, float]], timeout: float
+) -> float:
+    """The time at which all ``expected`` readings are committed.
+
+    Polls with primary-key lookups of each topic's last reading, which cost the database next
+    to nothing; only once every one is there does it count the table (a full index scan that,
+    repeated every few milliseconds during the drain, would take CPU from the consumers)."""
+    probe = " AND ".join(
+        ["EXISTS (SELECT 1 FROM telemetry_reading WHERE topic = %s AND ts >= to_timestamp(%s))"]
+        * len(last)
+    )
+    params = [value for topic, ts in last for value in (topic, ts - 0.0005)]
+    conn = psycopg2.connect(db.dsn)
+    conn.autocommit = True
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ((count,),) = db.execute("SELECT count(*) FROM telemetry_reading")
-        if count >= expected:
-            return time.time()
-        time.sleep(0.05)
+    count = 0
+    try:
+        with conn.cursor() as cur:
+            while time.monotonic() < deadline:
+                cur.execute(f"SELECT {probe}", params)
+                if cur.fetchone()[0]:
+                    cur.execute("SELECT count(*) FROM telemetry_reading")
+                    (count,) = cur.fetchone()
+                    if count >= expected:
+                        return time.time()
+                time.sleep(0.02)
+    finally:
+        conn.close()
     raise RuntimeError(f"only {count} of {expected} readings stored after {timeout}s")
 
 
@@ -287,7 +379,8 @@ def run_ingest(
     args,
     env: dict[str, str],
     logdir: Path,
-) -> tuple[float, list[dict]]:
+    meter: CpuMeter,
+) -> tuple[float, list[dict], dict]:
     procs = []
     for client_id in client_ids[:processes]:
         cmd = [
@@ -319,7 +412,9 @@ def run_ingest(
                 stderr=subprocess.STDOUT,
             )
         procs.append((proc, log))
-    end = wait_stored(db, expected, timeout=900)
+    last = last_readings(messages=expected, topics=args.topics, device=args.device)
+    end = wait_stored(db, expected, last=last, timeout=900)
+    cpu = meter.stop()
     summaries = []
     connected = []
     for proc, log in procs:
@@ -339,7 +434,7 @@ def run_ingest(
                 "exit": proc.returncode,
             }
         )
-    return end - min(connected), summaries
+    return end - min(connected), summaries, cpu
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -366,6 +461,7 @@ def measure(variant: str, *, broker: Broker, db: Database, args, env, logdir: Pa
     )
     duplicates = None
     per_process: list[int] = []
+    meter = CpuMeter(broker)
     if variant in REFERENCES:
         seconds, _state = run_reference(
             variant,
@@ -376,8 +472,9 @@ def measure(variant: str, *, broker: Broker, db: Database, args, env, logdir: Pa
             receive_maximum=args.receive_maximum,
             env=env,
         )
+        cpu = meter.stop()
     else:
-        seconds, summaries = run_ingest(
+        seconds, summaries, cpu = run_ingest(
             processes=len(client_ids),
             broker=broker,
             db=db,
@@ -387,6 +484,7 @@ def measure(variant: str, *, broker: Broker, db: Database, args, env, logdir: Pa
             args=args,
             env=env,
             logdir=logdir,
+            meter=meter,
         )
         duplicates = sum(s["duplicates"] for s in summaries)
         per_process = [s["received"] for s in summaries]
@@ -402,9 +500,9 @@ def measure(variant: str, *, broker: Broker, db: Database, args, env, logdir: Pa
         if stored != args.messages or distinct != args.messages:
             raise RuntimeError(f"{variant}: {stored} rows, {distinct} distinct of {args.messages}")
     result = Result(
-        variant, seconds, args.messages / seconds, stored, distinct, duplicates, per_process
+        variant, seconds, args.messages / seconds, stored, distinct, duplicates, per_process, cpu
     )
-    logger.info("%s: %.2fs, %.0f msg/s", variant, seconds, result.rate)
+    logger.info("%s: %.2fs, %.0f msg/s, cpu %s", variant, seconds, result.rate, cpu)
     return result
 
 
@@ -421,22 +519,37 @@ def report(results: list[Result], args, meta: dict) -> str:
         f"{args.receive_maximum}; {meta['cpus']} CPUs; load average before/after "
         f"{meta['loadavg_1m_before_after'][0]}/{meta['loadavg_1m_before_after'][1]})",
         "",
-        "| variant | msg/s | x ceiling | x ceiling-readahead | x naive | x ingest1 "
-        "| duplicates | split |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| variant | msg/s (runs) | x ceiling | x ceiling-readahead | x naive | x ingest1 "
+        "| duplicates | split | CPU busy | CPU us/msg: consumer / broker / PostgreSQL |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---:|---|",
     ]
 
     def ratio(rate: float, base: float | None, digits: int) -> str:
         return f"{rate / base:.{digits}f}" if base else ""
 
+    def per_message(runs: list[Result], key: str) -> str:
+        return f"{statistics.median(r.cpu[key] / r.stored * 1e6 for r in runs):.0f}"
+
     for variant, rate in by.items():
-        last = [r for r in results if r.variant == variant][-1]
+        runs = [r for r in results if r.variant == variant]
+        last = runs[-1]
+        spread = ", ".join(f"{r.rate:,.0f}" for r in runs)
+        busy = statistics.median(r.cpu["busy_pct"] for r in runs)
         lines.append(
-            f"| {variant} | {rate:,.0f} | {ratio(rate, ceiling, 2)} | "
+            f"| {variant} | {rate:,.0f} ({spread}) | {ratio(rate, ceiling, 2)} | "
             f"{ratio(rate, readahead, 2)} | {ratio(rate, naive, 1)} | {ratio(rate, one, 2)} | "
             f"{'' if last.duplicates is None else last.duplicates} | "
-            f"{'/'.join(map(str, last.received_per_process))} |"
+            f"{'/'.join(map(str, last.received_per_process))} | {busy:.0f}% | "
+            f"{per_message(runs, 'rest_cpu_s')} / {per_message(runs, 'broker_cpu_s')} / "
+            f"{per_message(runs, 'postgres_cpu_s')} |"
         )
+    lines += [
+        "",
+        "CPU busy: both CPUs together, from the consumer's start until its last commit (a "
+        "reference consumer: until it exits). CPU per message: PostgreSQL is every postgres "
+        "process; consumer is the rest of the busy time (the consumer processes, this "
+        "benchmark's polling, the system).",
+    ]
     return "\n".join(lines)
 
 
