@@ -32,7 +32,7 @@ from paho.mqtt.properties import Properties
 from ingest.metrics import IngestStats
 from ingest.parsing import IgnoredTopic, PayloadError, message_parse
 from ingest.readahead import ReadAheadClient
-from telemetry.records import AppendResult, DeadLetterIn, ReadingIn
+from telemetry.records import TOPIC_MAX_LENGTH, AppendResult, DeadLetterIn, ReadingIn
 
 logger = logging.getLogger(__name__)
 
@@ -400,7 +400,9 @@ class MqttIngester:
             except UnicodeDecodeError:
                 topic = item.topic.decode("utf-8", "replace")
                 reason = "topic is not UTF-8"
-                dead.append(DeadLetterIn(topic, item.payload[:keep], reason, received_at))
+                dead.append(
+                    DeadLetterIn(topic[:TOPIC_MAX_LENGTH], item.payload[:keep], reason, received_at)
+                )
                 last = rx_us
                 continue
             try:
@@ -411,7 +413,11 @@ class MqttIngester:
                     max_payload_bytes=max_payload,
                 )
             except PayloadError as exc:
-                dead.append(DeadLetterIn(topic, item.payload[:keep], str(exc), received_at))
+                dead.append(
+                    DeadLetterIn(
+                        topic[:TOPIC_MAX_LENGTH], item.payload[:keep], str(exc), received_at
+                    )
+                )
                 parsed = ()
             except IgnoredTopic:
                 self.stats.add("ignored")

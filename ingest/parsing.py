@@ -26,7 +26,7 @@ import math
 import re
 from datetime import UTC, datetime, timedelta
 
-from telemetry.records import ReadingIn
+from telemetry.records import TOPIC_MAX_LENGTH, ReadingIn
 
 DEVICE_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 EPOCH_MS_THRESHOLD = 10**11
@@ -92,6 +92,8 @@ def ts_parse(raw: object) -> datetime:
 
 
 def _reading(*, topic: str, raw: object, ts: datetime) -> ReadingIn:
+    if len(topic) > TOPIC_MAX_LENGTH:
+        raise PayloadError(f"topic is longer than {TOPIC_MAX_LENGTH} characters")
     if isinstance(raw, bool):
         return ReadingIn(topic=topic, ts=ts, value=1.0 if raw else 0.0)
     if isinstance(raw, int | float):
@@ -103,6 +105,8 @@ def _reading(*, topic: str, raw: object, ts: datetime) -> ReadingIn:
             raise PayloadError("value is not a finite number")
         return ReadingIn(topic=topic, ts=ts, value=value)
     if isinstance(raw, str):
+        if "\x00" in raw:  # no SQL text column stores it: the batch would fail, not the message
+            raise PayloadError("text value contains a NUL character")
         return ReadingIn(topic=topic, ts=ts, text=raw)
     if raw is None:
         raise PayloadError("value is null")
@@ -120,8 +124,8 @@ def _object_readings(*, topic: str, obj: dict, default_ts: datetime) -> list[Rea
     for key, raw in obj.items():
         if key in _META_KEYS:
             continue
-        if not isinstance(key, str) or key == "" or "/" in key or "." in key:
-            raise PayloadError("key-value keys must be non-empty and contain no '/' or '.'")
+        if not isinstance(key, str) or key == "" or "/" in key or "." in key or "\x00" in key:
+            raise PayloadError("key-value keys must be non-empty and contain no '/', '.' or NUL")
         sub_topic = f"{topic}.{key}"
         if isinstance(raw, dict):
             if not raw.keys() <= _READING_KEYS or "value" not in raw:

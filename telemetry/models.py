@@ -10,6 +10,8 @@ from __future__ import annotations
 from django.core.validators import RegexValidator
 from django.db import models
 
+from telemetry.records import TOPIC_MAX_LENGTH
+
 DEVICE_NAME_PATTERN = r"[A-Za-z0-9_-]{1,64}"
 
 device_name_validator = RegexValidator(
@@ -54,7 +56,7 @@ class Reading(models.Model):
     """
 
     pk = models.CompositePrimaryKey("topic", "ts")
-    topic = models.CharField(max_length=255)
+    topic = models.CharField(max_length=TOPIC_MAX_LENGTH)
     ts = models.DateTimeField()
     value = models.FloatField(null=True, blank=True)
     text = models.TextField(null=True, blank=True)  # noqa: DJ001 - NULL means "numeric reading"
@@ -70,7 +72,7 @@ class Topic(models.Model):
     replace a newer last value.
     """
 
-    name = models.CharField(max_length=255, unique=True)
+    name = models.CharField(max_length=TOPIC_MAX_LENGTH, unique=True)
     device = models.CharField(max_length=64)
     last_ts = models.DateTimeField()
     last_value = models.FloatField(null=True, blank=True)
@@ -87,7 +89,7 @@ class Topic(models.Model):
 class DeadLetter(models.Model):
     """A message the ingester could not parse, kept with the reason for inspection."""
 
-    topic = models.CharField(max_length=255)
+    topic = models.CharField(max_length=TOPIC_MAX_LENGTH)
     payload = models.BinaryField()
     reason = models.CharField(max_length=255)
     received_at = models.DateTimeField()
@@ -109,7 +111,7 @@ class RollupState(models.Model):
     microseconds since the epoch (one comparison on the ingest path, same on both backends).
     """
 
-    topic = models.CharField(max_length=255, primary_key=True)
+    topic = models.CharField(max_length=TOPIC_MAX_LENGTH, primary_key=True)
     watermark = models.BigIntegerField(null=True, blank=True)
     dirty_since = models.BigIntegerField(null=True, blank=True)
 
@@ -121,7 +123,7 @@ class RollupBase(models.Model):
     """Aggregates of the numeric readings of one topic in one bucket starting at ``start``."""
 
     pk = models.CompositePrimaryKey("topic", "start")
-    topic = models.CharField(max_length=255)
+    topic = models.CharField(max_length=TOPIC_MAX_LENGTH)
     start = models.DateTimeField()
     count = models.BigIntegerField()
     sum = models.FloatField()

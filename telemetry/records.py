@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+# The longest stored topic (readings, topic summaries and dead letters keep it in a column of
+# this length): the ingester dead-letters readings whose topic is longer.
+TOPIC_MAX_LENGTH = 255
+
 
 @dataclass(frozen=True, slots=True)
 class ReadingIn:

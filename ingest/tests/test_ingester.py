@@ -80,6 +80,10 @@ def test_every_payload_format_lands_and_garbage_goes_to_dead_letters(broker):
         (f"{dev}/bad", b"{nope"),
         (f"{dev}/bin", b"\xff\xfe\x00"),
         (f"{dev}/big", b"1" * 2000),
+        # Stored fine by SQLite, refused by PostgreSQL: each must be one dead letter, never a
+        # failed batch retried for ever.
+        (f"{dev}/nul", b"on\x00off"),
+        (f"{dev}/long/" + "x" * 300, b"1"),
         (f"{dev}/after", b"7"),
     ]
     try:
@@ -107,8 +111,11 @@ def test_every_payload_format_lands_and_garbage_goes_to_dead_letters(broker):
         ("bad", "malformed JSON"),
         ("big", "payload of 2000 bytes exceeds 1024"),
         ("bin", "payload is not UTF-8"),
+        ("long", "topic is longer than 255 characters"),
+        ("nul", "text value contains a NUL character"),
     ]
-    assert ingester.stats.totals["dead_lettered"] == 3
+    assert len(dead[3][0]) == 255  # the dead letter keeps the topic's first 255 characters
+    assert ingester.stats.totals["dead_lettered"] == 5
     assert ingester.stats.totals["received"] == len(messages)
 
 

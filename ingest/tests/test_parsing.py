@@ -120,12 +120,17 @@ def test_array_of_key_values():
         ("dev/t", b'{"value": 1, "ts": true}', "boolean"),
         ("dev/t", b'{"value": 1, "ts": 1e300}', "out of range"),
         ("dev/t", b"null", "null"),
-        ("dev", b'{"a.b": 1}', "no '/' or '.'"),
+        ("dev", b'{"a.b": 1}', "no '/', '.' or NUL"),
+        ("dev", b'{"a\\u0000b": 1}', "no '/', '.' or NUL"),
+        ("dev/t", b"on\x00off", "NUL character"),
+        ("dev/t", b'{"value": "on\\u0000off"}', "NUL character"),
         ("dev", b'{"a": {"x": 1}}', "nested objects"),
         ("bad.device/t", b"1", "invalid device name"),
         ("x" * 65 + "/t", b"1", "invalid device name"),
         ("dev//t", b"1", "empty topic level"),
         ("dev/t", b"1" * 2000, "exceeds 1024"),
+        ("dev/" + "t" * 260, b"1", "longer than 255"),
+        ("dev/t", b'{"' + b"k" * 260 + b'": 1}', "longer than 255"),
     ],
 )
 def test_unparsable_payloads_raise_with_a_reason(topic, payload, reason):
