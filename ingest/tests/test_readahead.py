@@ -73,12 +73,13 @@ def test_a_body_larger_than_the_buffer_arrives_whole_and_in_order(pair):
     body = bytes(range(256)) * (3 * CHUNK_BYTES // 256 + 7)  # three chunks and a bit
     sender = threading.Thread(target=left.sendall, args=(body,))
     sender.start()
+    select.select([reader], [], [], 5)  # the reader is selectable like the socket
     got = bytearray(reader.recv(1))  # a small read first: the rest of its chunk is buffered
     while len(got) < len(body):
         try:
             got += reader.recv(len(body) - len(got))
         except BlockingIOError:
-            select.select([reader], [], [], 5)  # the reader is selectable like the socket
+            select.select([reader], [], [], 5)
     sender.join()
     assert bytes(got) == body
     assert reader.buffered == 0

@@ -1,11 +1,15 @@
 """Readings in the telemetry SQL database (SQLite or PostgreSQL) through the Django ORM.
 
-Writes are multi-row ``INSERT ... ON CONFLICT DO NOTHING`` statements, whose row counts
-tell how many readings were new without a query per row; reads walk the (topic, ts) key.
+Writes are ``INSERT ... ON CONFLICT DO NOTHING`` statements, whose row counts tell how many
+readings were new without a query per row: on PostgreSQL the batch is first copied (``COPY``)
+into a per-session temporary table, which costs the server and the client about half of what
+a multi-row ``VALUES`` list does; on SQLite it is multi-row ``VALUES``. Reads walk the
+(topic, ts) key.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 
@@ -20,6 +24,11 @@ from telemetry.storage.rollup_sql import mark_dirty as rollup_mark_dirty
 
 # Rows per INSERT on PostgreSQL: 4 parameters each stays far below its 65535 limit.
 _PG_ROWS_PER_STATEMENT = 2000
+# The batch's rows on their way into telemetry_reading (PostgreSQL): one temporary table per
+# database session, emptied at every commit.
+_PG_STAGE = "telemetry_reading_stage"
+# COPY's text format: backslash escapes for the characters that delimit rows and columns.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 _AGG_SQL = {
     "avg": "AVG(value)",
@@ -78,6 +87,8 @@ class SqlStorage:
 
     def _insert_readings(self, alias: str, readings: Sequence[ReadingIn]) -> int:
         connection = connections[alias]
+        if connection.vendor == "postgresql":
+            return self._copy_readings(connection, readings)
         adapt = connection.ops.adapt_datetimefield_value
         # Sorted, so concurrent writers take key locks in the same order (no deadlocks).
         rows = sorted(readings, key=lambda r: (r.topic, r.ts))
@@ -97,6 +108,35 @@ class SqlStorage:
                     params,
                 )
                 stored += cursor.rowcount
+        return stored
+
+    @staticmethod
+    def _copy_readings(connection, readings: Sequence[ReadingIn]) -> int:
+        """COPY the batch into the session's stage table, then insert it in key order (so
+        concurrent writers take key locks in the same order: no deadlocks)."""
+        table = connection.ops.quote_name(Reading._meta.db_table)
+        buffer = io.StringIO()
+        write = buffer.write
+        escapes = _COPY_ESCAPES
+        for r in readings:
+            value = "\\N" if r.value is None else repr(r.value)
+            text = "\\N" if r.text is None else r.text.translate(escapes)
+            write(f"{r.topic.translate(escapes)}\t{r.ts.isoformat()}\t{value}\t{text}\n")
+        buffer.seek(0)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {_PG_STAGE} "
+                "(topic varchar(255), ts timestamptz, value double precision, text text) "
+                "ON COMMIT DELETE ROWS"
+            )
+            cursor.copy_expert(f"COPY {_PG_STAGE} (topic, ts, value, text) FROM STDIN", buffer)
+            cursor.execute(
+                f"INSERT INTO {table} (topic, ts, value, text) "  # noqa: S608
+                f"SELECT topic, ts, value, text FROM {_PG_STAGE} ORDER BY topic, ts "
+                "ON CONFLICT (topic, ts) DO NOTHING"
+            )
+            stored = cursor.rowcount
+            cursor.execute(f"TRUNCATE {_PG_STAGE}")  # a caller's transaction may hold more
         return stored
 
     def _upsert_topics(self, alias: str, readings: Sequence[ReadingIn]) -> None:
