@@ -548,7 +548,8 @@ def report(results: list[Result], args, meta: dict) -> str:
         "CPU busy: both CPUs together, from the consumer's start until its last commit (a "
         "reference consumer: until it exits). CPU per message: PostgreSQL is every postgres "
         "process; consumer is the rest of the busy time (the consumer processes, this "
-        "benchmark's polling, the system).",
+        "benchmark's polling, the system). The naive consumer's database session ends with it, "
+        "before it can be read, so its PostgreSQL time is counted under consumer.",
     ]
     return "\n".join(lines)
 
