@@ -110,7 +110,7 @@ def _database(url: str) -> dict:
 DATABASES = {"default": _database(DATABASE_URL)}
 if TELEMETRY_DATABASE_URL and TELEMETRY_DATABASE_URL != DATABASE_URL:
     DATABASES["telemetry"] = _database(TELEMETRY_DATABASE_URL)
-DATABASE_ROUTERS = ["iotserver.routers.TelemetryRouter"]
+DATABASE_ROUTERS = ["telemetry.routers.TelemetryRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Telemetry storage -----------------------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable
-from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 from django.conf import settings
@@ -19,6 +18,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ingest.consumer import broker_address
 from iotserver import health
 
 BROKER_TIMEOUT = 2.0
@@ -42,11 +42,7 @@ def _probe(check: Callable[[], None], detail: str) -> dict:
 
 def check_broker(url: str | None = None) -> dict:
     """A real MQTT CONNECT to ``MQTT_URL``, answered by CONNACK within two seconds."""
-    parts = urlsplit(url or settings.MQTT_URL)
-    host, port = (
-        parts.hostname or "127.0.0.1",
-        parts.port or (8883 if parts.scheme == "mqtts" else 1883),
-    )
+    host, port, username, password, tls = broker_address(url or settings.MQTT_URL)
     answered = threading.Event()
     outcome: dict = {}
 
@@ -59,9 +55,9 @@ def check_broker(url: str | None = None) -> dict:
         client_id=f"iotserver-status-{uuid.uuid4().hex[:8]}",
         protocol=mqtt.MQTTv311,
     )
-    if parts.username:
-        client.username_pw_set(unquote(parts.username), unquote(parts.password or ""))
-    if parts.scheme == "mqtts":
+    if username:
+        client.username_pw_set(username, password or "")
+    if tls:
         client.tls_set()
     client.on_connect = on_connect
     try:

@@ -1,6 +1,6 @@
 """Telemetry data: registered devices, readings, per-topic summaries and dead letters.
 
-All of these live in the telemetry database (``iotserver.routers.telemetry_alias()``).
+All of these live in the telemetry database (``telemetry.routers.telemetry_alias()``).
 With ``TELEMETRY_BACKEND=mongo`` readings, topic summaries and dead letters live in MongoDB
 instead and only ``Device`` rows are used here.
 """

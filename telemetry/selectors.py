@@ -14,10 +14,10 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import QuerySet
 
-from iotserver.routers import telemetry_alias
 from telemetry import cache_keys
 from telemetry.models import DEVICE_NAME_PATTERN, Device, DeviceEvent
 from telemetry.rollups import AggregatePlan, aggregate_plan, rollup_store
+from telemetry.routers import telemetry_alias
 from telemetry.storage import Bucket, Point, TopicSummary, get_storage, storage_errors
 
 TOPIC_MAX_LENGTH = 255

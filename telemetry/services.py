@@ -17,10 +17,10 @@ from django.db import IntegrityError, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from iotserver.routers import telemetry_alias
 from telemetry import cache_keys, rollups
 from telemetry.models import Device, DeviceEvent, device_name_validator
 from telemetry.records import AppendResult, DeadLetterIn, ReadingIn
+from telemetry.routers import telemetry_alias
 from telemetry.storage import StorageError, get_storage, storage_errors
 
 __all__ = [

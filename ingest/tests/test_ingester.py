@@ -11,7 +11,7 @@ from django.db import connections
 
 from ingest.consumer import IngestOptions, MqttIngester
 from ingest.tests.conftest import publish, unique
-from iotserver.routers import telemetry_alias
+from telemetry.routers import telemetry_alias
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.django_db]
 

@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 
 from django.db import connections, transaction
 
-from iotserver.routers import telemetry_alias
 from telemetry.models import DeadLetter, Reading, RollupHour, RollupMinute, RollupState, Topic
 from telemetry.records import ReadingIn
 from telemetry.rollups import TopicState, Window, from_us, to_us
+from telemetry.routers import telemetry_alias
 from telemetry.storage.base import Bucket
 from telemetry.storage.bucket_sql import epoch_bucket
 

@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 
 from django.db import connections, transaction
 
-from iotserver.routers import telemetry_alias
 from telemetry.models import DeadLetter, Reading, Topic
 from telemetry.records import AppendResult, DeadLetterIn, ReadingIn
+from telemetry.routers import telemetry_alias
 from telemetry.storage.base import Bucket, Point, TopicSummary
 from telemetry.storage.bucket_sql import epoch_bucket
 from telemetry.storage.rollup_sql import mark_dirty as rollup_mark_dirty

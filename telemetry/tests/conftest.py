@@ -102,7 +102,7 @@ def telemetry_num_queries(django_assert_num_queries):
     """``django_assert_num_queries`` on the telemetry database (routed or default)."""
     from django.db import connections
 
-    from iotserver.routers import telemetry_alias
+    from telemetry.routers import telemetry_alias
 
     def check(num: int):
         return django_assert_num_queries(num, connection=connections[telemetry_alias()])
@@ -113,7 +113,7 @@ def telemetry_num_queries(django_assert_num_queries):
 @pytest.fixture
 def telemetry_on_commit(django_capture_on_commit_callbacks):
     """``django_capture_on_commit_callbacks`` on the telemetry database."""
-    from iotserver.routers import telemetry_alias
+    from telemetry.routers import telemetry_alias
 
     def capture(*, execute: bool):
         return django_capture_on_commit_callbacks(using=telemetry_alias(), execute=execute)

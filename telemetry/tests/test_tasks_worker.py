@@ -22,9 +22,9 @@ from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
-from iotserver.routers import telemetry_alias
 from telemetry import selectors
 from telemetry.models import Device, DeviceEvent, Reading, RollupMinute, RollupState
+from telemetry.routers import telemetry_alias
 from telemetry.services import reading_bulk_append
 from telemetry.tests.factories import DeviceFactory, readings
 

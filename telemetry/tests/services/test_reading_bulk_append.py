@@ -6,10 +6,10 @@ import pytest
 from django.core.cache import cache
 from django.db import connections
 
-from iotserver.routers import telemetry_alias
 from telemetry import cache_keys
 from telemetry.models import DeadLetter, Device, Reading, Topic
 from telemetry.records import DeadLetterIn, ReadingIn
+from telemetry.routers import telemetry_alias
 from telemetry.services import StorageError, reading_bulk_append
 from telemetry.tests.factories import T0, DeviceFactory, readings
 

@@ -1,4 +1,8 @@
-"""Routes the telemetry app to the ``telemetry`` database when one is configured."""
+"""Routes the telemetry and ingest apps to the ``telemetry`` database when one is configured.
+
+It lives in the telemetry app, which owns that database, so the apps never import the
+``iotserver`` project package (DESIGN.md); settings name it in ``DATABASE_ROUTERS``.
+"""
 
 from __future__ import annotations
 
