@@ -668,7 +668,7 @@ class Topology:
             return http_status(f"{instance.url}/readyz") == 200
         if instance.group == "ingest":
             # Subscribed once the log says so; its metrics port answers from the start.
-            return "subscribing to" in _tail(instance.log, 200) and _port_answers(
+            return "subscribed to" in _tail(instance.log, 200) and _port_answers(
                 HOST, instance.port or 0
             )
         return True  # Celery: alive is all we can tell from outside

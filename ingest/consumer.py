@@ -234,6 +234,7 @@ class MqttIngester:
             logger.error("%s", self.fatal)
             self.stop_event.set()
             return
+        logger.info("subscribed to %s", self.options.subscription)
         self._disconnected.clear()
         self.connected.set()
 

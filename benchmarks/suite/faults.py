@@ -195,20 +195,20 @@ def _ready(topo, name: str, subscribed_before: int) -> bool:
         return False
     if instance.group == "ingest":
         text = Path(instance.log).read_text(errors="replace")
-        return text.count("subscribing to") > subscribed_before
+        return text.count("subscribed to") > subscribed_before
     return http_status(f"{instance.url}/readyz") == 200
 
 
 def _subscriptions(topo, name: str) -> int:
     """How often an ingester has (re)subscribed, from its log."""
-    return Path(topo.instances[name].log).read_text(errors="replace").count("subscribing to")
+    return Path(topo.instances[name].log).read_text(errors="replace").count("subscribed to")
 
 
 def _kill_and_time(topo, name: str, rng_downtimes: list, deadline: float) -> None:
     instance = topo.instances[name]
     before = 0
     if instance.group == "ingest":
-        before = Path(instance.log).read_text(errors="replace").count("subscribing to")
+        before = Path(instance.log).read_text(errors="replace").count("subscribed to")
     killed = time.monotonic()
     topo.kill(name)
     time.sleep(0.2)

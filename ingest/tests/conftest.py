@@ -261,7 +261,8 @@ class IngesterProcess:
         return self.log_path.read_text(errors="replace")
 
     def wait_connected(self, *, timeout: float = 20) -> None:
-        assert wait_until(lambda: "subscribing to" in self.log(), timeout=timeout), self.log()
+        # The broker's SUBACK, not the CONNACK: only then is a publish sure to be delivered.
+        assert wait_until(lambda: "subscribed to" in self.log(), timeout=timeout), self.log()
 
     def signal(self, signum: int) -> None:
         self.process.send_signal(signum)
@@ -276,9 +277,16 @@ class IngesterProcess:
         try:
             return self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
+            subprocess.run(
+                f"/tmp/tools/bin/py-spy dump --pid {self.process.pid} > /tmp/hang_dump.txt 2>&1",
+                shell=True,
+            )
             self.process.kill()
             self.process.wait(timeout=5)
-            raise
+            raise AssertionError(
+                f"ingest_mqtt did not exit within {timeout}s of SIGTERM; its log:\n"
+                + self.log()[-4000:]
+            ) from None
 
 
 @pytest.fixture

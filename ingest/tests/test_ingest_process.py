@@ -173,7 +173,7 @@ def test_broker_restart_the_ingester_reconnects_and_resumes_its_session(
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        assert wait_until(lambda: proc.log().count("subscribing to") >= 2, timeout=60), proc.log()
+        assert wait_until(lambda: proc.log().count("subscribed to") >= 2, timeout=60), proc.log()
         assert "session present: True" in proc.log().split("disconnected from the broker")[-1]
         publish(own.url, sequenced(dev, 50, 100))
         assert wait_until(lambda: len(file_db.values(dev)) == 100), proc.log()
