@@ -3,6 +3,7 @@ helpers to publish at QoS 1 and to run ``manage.py ingest_mqtt`` as a supervisor
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import shutil
@@ -168,6 +169,30 @@ class FileDatabase:
             self._admin(f'ALTER DATABASE "{self._pg_name}" ALLOW_CONNECTIONS true')
         else:
             self.query("ALTER TABLE telemetry_reading_offline RENAME TO telemetry_reading")
+
+    @contextlib.contextmanager
+    def write_lock(self):
+        """Another session holds the readings' write lock until the block ends: the
+        ingester's commit waits (PostgreSQL: for ever; SQLite: its busy timeout)."""
+        if self.is_postgres:
+            import psycopg2
+
+            conn = psycopg2.connect(self._pg_dsn)
+            try:
+                with conn.cursor() as cursor:
+                    cursor.execute("LOCK TABLE telemetry_reading IN ACCESS EXCLUSIVE MODE")
+                yield
+            finally:
+                conn.rollback()
+                conn.close()
+            return
+        conn = sqlite3.connect(self._sqlite_path, isolation_level=None)
+        try:
+            conn.execute("BEGIN EXCLUSIVE")
+            yield
+        finally:
+            conn.execute("ROLLBACK")
+            conn.close()
 
     @property
     def is_postgres(self) -> bool:

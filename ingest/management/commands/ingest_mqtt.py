@@ -1,11 +1,19 @@
 """``manage.py ingest_mqtt``: store MQTT readings through telemetry.services, losing nothing
 that was acknowledged. SIGTERM/SIGINT flush, acknowledge, disconnect and exit 0; refused
-credentials or storage that stays down at shutdown exit non-zero for the supervisor."""
+credentials or storage that stays down at shutdown exit non-zero for the supervisor.
+
+A stop that has not finished ``STOP_GRACE_SECONDS`` after the signal (a thread stuck in the
+database driver or the network) ends the process with exit code 3 after writing every
+thread's stack to stderr: what it had not acknowledged stays with the broker, and the
+supervisor restarts a process that can tell why it was stuck."""
 
 from __future__ import annotations
 
+import faulthandler
 import logging
+import os
 import signal
+import sys
 import threading
 
 from django.conf import settings
@@ -14,6 +22,34 @@ from django.core.management.base import BaseCommand, CommandError
 from ingest.consumer import FatalIngestError, IngestOptions, MqttIngester, ShutdownIncomplete
 
 logger = logging.getLogger(__name__)
+
+# Past the consumer's own shutdown deadline (7 s) and within DESIGN.md's 10 s for SIGTERM.
+STOP_GRACE_SECONDS = 9.0
+STUCK_EXIT_CODE = 3
+
+
+def _stop_overran() -> None:
+    logger.error(
+        "still running %.0fs after the stop signal; exiting %d (unacknowledged messages stay "
+        "with the broker). Thread stacks follow on stderr.",
+        STOP_GRACE_SECONDS,
+        STUCK_EXIT_CODE,
+    )
+    faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+    sys.stderr.flush()
+    os._exit(STUCK_EXIT_CODE)
+
+
+def _stop_handler(stop: threading.Event):
+    def handle(signum, frame) -> None:
+        if stop.is_set():
+            return
+        stop.set()
+        watchdog = threading.Timer(STOP_GRACE_SECONDS, _stop_overran)
+        watchdog.daemon = True
+        watchdog.start()
+
+    return handle
 
 
 class Command(BaseCommand):
@@ -82,7 +118,7 @@ class Command(BaseCommand):
         )
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
+            signal.signal(signum, _stop_handler(stop))
         ingester = MqttIngester(options=options, stop_event=stop)
         if opts["metrics_port"]:
             ingester.stats.serve(port=opts["metrics_port"], addr=opts["metrics_addr"])
