@@ -16,13 +16,14 @@ from datetime import UTC, datetime
 from django.db import connections, transaction
 
 from telemetry.models import DeadLetter, Reading, Topic
-from telemetry.records import AppendResult, DeadLetterIn, ReadingIn
+from telemetry.records import TOPIC_MAX_LENGTH, AppendResult, DeadLetterIn, ReadingIn
 from telemetry.routers import telemetry_alias
 from telemetry.storage.base import Bucket, Point, TopicSummary
 from telemetry.storage.bucket_sql import epoch_bucket
 from telemetry.storage.rollup_sql import mark_dirty as rollup_mark_dirty
 
-# Rows per INSERT on PostgreSQL: 4 parameters each stays far below its 65535 limit.
+# Rows per multi-row INSERT on PostgreSQL (the topic summaries; readings go in by COPY):
+# 5 parameters each stays far below its 65535 limit.
 _PG_ROWS_PER_STATEMENT = 2000
 # The batch's rows on their way into telemetry_reading (PostgreSQL): one temporary table per
 # database session, emptied at every commit.
@@ -126,7 +127,8 @@ class SqlStorage:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"CREATE TEMPORARY TABLE IF NOT EXISTS {_PG_STAGE} "
-                "(topic varchar(255), ts timestamptz, value double precision, text text) "
+                f"(topic varchar({TOPIC_MAX_LENGTH}), ts timestamptz, value double precision, "
+                "text text) "
                 "ON COMMIT DELETE ROWS"
             )
             cursor.copy_expert(f"COPY {_PG_STAGE} (topic, ts, value, text) FROM STDIN", buffer)
