@@ -130,6 +130,41 @@ def _default_heartbeat() -> Callable[..., None]:
 HEARTBEAT_SECONDS = 5.0
 
 
+class Inbox:
+    """The network thread's hand-off to the writer loop: a ``SimpleQueue`` (the cheapest put
+    there is) and an event that is set only while the writer loop waits on an empty queue.
+
+    The waiting is not ``SimpleQueue.get(timeout=...)``: on CPython 3.11 a signal that
+    interrupts that call close to its deadline makes it block until the next put, so a
+    SIGTERM arriving while the broker is quiet could leave the ingester waiting for ever."""
+
+    def __init__(self) -> None:
+        self._items: queue.SimpleQueue[Inbound] = queue.SimpleQueue()
+        self._wake = threading.Event()
+        self._waiting = False
+
+    def put(self, item: Inbound) -> None:
+        self._items.put(item)
+        if self._waiting:
+            self._wake.set()
+
+    def get_nowait(self) -> Inbound:
+        return self._items.get_nowait()
+
+    def empty(self) -> bool:
+        return self._items.empty()
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for a put; False when none came."""
+        self._wake.clear()
+        self._waiting = True
+        try:
+            # A put between the caller's last get and ``_waiting`` did not set the event.
+            return not self._items.empty() or self._wake.wait(timeout)
+        finally:
+            self._waiting = False
+
+
 class MqttIngester:
     """Consume ``options.subscription`` at QoS 1 into telemetry storage, batch by batch.
 
@@ -158,7 +193,7 @@ class MqttIngester:
         self.last_batch_at: datetime | None = None
         self._append = append
         self._storage_error = storage_error or Exception
-        self.inbox: queue.SimpleQueue[Inbound] = queue.SimpleQueue()
+        self.inbox = Inbox()
         # Received by the network thread / committed or dropped by the writer loop.
         self._delivered = 0
         self._settled = 0
@@ -380,11 +415,7 @@ class MqttIngester:
             remaining = end - time.monotonic()
             if remaining <= 0 or self.stop_event.is_set():
                 return False
-            try:
-                batch.append(self.inbox.get(timeout=min(remaining, 0.1)))
-                return True
-            except queue.Empty:
-                continue
+            self.inbox.wait(min(remaining, 0.1))
 
     def _parse(self, batch: list[Inbound]) -> tuple[list[ReadingIn], list[DeadLetterIn]]:
         readings: list[ReadingIn] = []

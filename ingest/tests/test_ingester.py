@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import random
+import signal
 import threading
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -174,3 +178,49 @@ def test_broker_sys_topics_are_ignored(broker):
         ingester.close()
     assert ingester.stats.totals["ignored"] == ingester.stats.totals["received"] >= 1
     assert ingester.stats.totals["stored"] == 0
+
+
+@pytest.mark.timeout(60)
+def test_waiting_for_messages_survives_a_storm_of_signals(broker):
+    """The main thread waits on the inbox while signals keep interrupting it (SIGTERM lands
+    there): every wait still ends at its timeout, and a message published afterwards wakes it."""
+    dev = unique("dev")
+    ingester = make_ingester(broker, unique("ing"), topic_filter=f"{dev}/#")
+    interrupted = 0
+
+    def count(signum, frame):
+        nonlocal interrupted
+        interrupted += 1
+
+    previous = signal.signal(signal.SIGUSR1, count)
+    storm_over = threading.Event()
+
+    def storm():
+        rng = random.Random(7)
+        while not storm_over.wait(rng.random() * 0.003):
+            os.kill(os.getpid(), signal.SIGUSR1)
+
+    thread = threading.Thread(target=storm, daemon=True)
+    thread.start()
+    worst = 0.0
+    try:
+        end = time.monotonic() + 3
+        while time.monotonic() < end:
+            started = time.monotonic()
+            ingester.step(timeout=0.002)
+            worst = max(worst, time.monotonic() - started)
+            if worst > 5:
+                break
+    finally:
+        storm_over.set()
+        thread.join()
+        signal.signal(signal.SIGUSR1, previous)
+    try:
+        assert interrupted > 200
+        assert worst < 5, f"a step waited {worst:.1f}s for a 2 ms timeout"
+        publish(broker.url, [(f"{dev}/t", b"1")])
+        drive(ingester, until_received=1)
+        assert ingester.stats.totals["received"] == 1
+        assert ingester.stats.totals["stored"] == 1
+    finally:
+        ingester.close()
