@@ -63,6 +63,16 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
+if not SERVES_AUTH:
+    # The telemetry role answers bearer-token JSON only: no session cookie to read, no user
+    # row to load, no flash messages. It serves no admin either, whose checks ask for these.
+    MIDDLEWARE = [
+        m
+        for m in MIDDLEWARE
+        if m.rsplit(".", 1)[-1]
+        not in {"SessionMiddleware", "AuthenticationMiddleware", "MessageMiddleware"}
+    ]
+    SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410"]
 
 ROOT_URLCONF = "iotserver.urls"
 WSGI_APPLICATION = "iotserver.wsgi.application"
@@ -264,7 +274,7 @@ SIMPLE_JWT = {
 NUM_PROXIES = env_int("NUM_PROXIES", 0, minimum=0)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTStatelessUserAuthentication",
+        "iotserver.authentication.VerifiedOnceJWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": [

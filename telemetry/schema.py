@@ -2,7 +2,8 @@
 
 drf-spectacular names every simplejwt authenticator "jwtAuth"; the accounts endpoints that
 load the user (``JWTAuthentication``) and the telemetry endpoints that trust the claims alone
-(``JWTStatelessUserAuthentication``) would collide, so the stateless one is renamed.
+(``JWTStatelessUserAuthentication``, or a subclass of it) would collide, so the stateless one
+is renamed.
 """
 
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTStatelessUserScheme
@@ -11,3 +12,4 @@ from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTStatelessU
 class StatelessJWTScheme(SimpleJWTStatelessUserScheme):
     name = "jwtStatelessAuth"
     priority = 1
+    match_subclasses = True

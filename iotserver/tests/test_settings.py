@@ -90,8 +90,21 @@ def test_auth_role_needs_private_key(key_files):
 def test_telemetry_role_starts_with_public_key_only(key_files):
     env = production_env(key_files, IOTSERVER_ROLE="telemetry")
     env.pop("JWT_PRIVATE_KEY_FILE")
-    result = manage("check", **env)
-    assert result.returncode == 0, result.stderr
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("role", ["telemetry", "auth", "all"])
+def test_only_the_roles_with_browser_pages_run_session_and_user_middleware(key_files, role):
+    env = production_env(key_files, IOTSERVER_ROLE=role)
+    shown = manage(
+        "shell", "-c", "from django.conf import settings; print(*settings.MIDDLEWARE)", **env
+    )
+    assert shown.returncode == 0, shown.stderr
+    middleware = {m.rsplit(".", 1)[-1] for m in shown.stdout.split()}
+    browser = {"SessionMiddleware", "AuthenticationMiddleware", "MessageMiddleware"}
+    assert {"SecurityMiddleware", "CsrfViewMiddleware", "XFrameOptionsMiddleware"} <= middleware
+    assert browser & middleware == (set() if role == "telemetry" else browser)
 
 
 @pytest.mark.parametrize(
