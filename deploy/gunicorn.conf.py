@@ -8,6 +8,8 @@ GUNICORN_GRACEFUL_TIMEOUT  30            seconds in-flight requests get after SI
 GUNICORN_KEEPALIVE         65            idle keep-alive seconds: longer than the gateway's
                                          upstream keepalive_timeout (60 s), so the gateway
                                          always closes first and never reuses a dying connection
+GUNICORN_KEEPALIVE_REQUESTS 100          close a keep-alive connection after this many requests
+                                         (0: never), as nginx's keepalive_requests: see below
 GUNICORN_MAX_REQUESTS      0             recycle a worker after this many requests (0: never)
 GUNICORN_ACCESS_LOG        0             1: a line per request on stdout (the gateway logs them)
 GUNICORN_PRELOAD           0             1: import the app once in the master
@@ -53,11 +55,18 @@ bind = [b.strip() for b in os.environ.get("GUNICORN_BIND", "0.0.0.0:8000").split
 workers = _int("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1, minimum=1)
 threads = _int("GUNICORN_THREADS", 4, minimum=1)
 # gthread even with one thread: it keeps the gateway's upstream keep-alive connections open
-# (the sync worker closes every connection after one request).
-worker_class = "gthread"
+# (the sync worker closes every connection after one request). Ours spreads new connections
+# evenly over the workers (deploy/gunicorn_worker.py).
+pythonpath = str(Path(__file__).resolve().parent)
+worker_class = "gunicorn_worker.BalancedThreadWorker"
 timeout = _int("GUNICORN_TIMEOUT", 30, minimum=1)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30, minimum=1)
 keepalive = _int("GUNICORN_KEEPALIVE", 65, minimum=1)
+# Keep-alive connections stay with the worker that accepted them. Closing each one after a
+# bounded number of requests (as nginx's keepalive_requests does) makes clients reconnect now
+# and then, and the balanced accept hands the new connection to the least loaded worker:
+# a worker started later (a restart, a crash) gets its share instead of none.
+KEEPALIVE_REQUESTS = _int("GUNICORN_KEEPALIVE_REQUESTS", 100)
 max_requests = _int("GUNICORN_MAX_REQUESTS", 0)
 max_requests_jitter = max_requests // 10
 preload_app = _bool("GUNICORN_PRELOAD", False)
@@ -91,9 +100,24 @@ def on_exit(server):
         shutil.rmtree(PROMETHEUS_DIR, ignore_errors=True)
 
 
+def pre_fork(server, worker):
+    import gunicorn_worker
+
+    gunicorn_worker.claim_slot(server, worker)
+
+
 def child_exit(server, worker):
-    """Keep a dead worker's counters but drop its live gauges from the sum."""
+    """Free its balancing slot; keep a dead worker's counters but drop its live gauges."""
+    import gunicorn_worker
+
+    gunicorn_worker.release_slot(server, worker)
     if PROMETHEUS_DIR:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+def pre_request(worker, req):
+    """Answer the KEEPALIVE_REQUESTS-th request of a connection with ``Connection: close``."""
+    if KEEPALIVE_REQUESTS and req.req_number >= KEEPALIVE_REQUESTS:
+        req.must_close = True
