@@ -1,5 +1,6 @@
 """deploy/gunicorn.conf.py's worker: a burst of keep-alive connections is spread over the
-workers instead of piling up on one, and a connection is closed after its 100th request."""
+workers instead of piling up on one, a connection is closed after its 100th request, and the
+master hands the load slots of exited workers to new ones."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -135,3 +137,27 @@ def test_a_connection_is_closed_after_its_hundredth_request(server):
         assert sock.recv(1) == b""  # the server closed its end
     finally:
         sock.close()
+
+
+def test_slots_go_to_live_workers_and_come_back_when_one_exits():
+    sys.path.insert(0, str(REPO / "deploy"))
+    try:
+        import gunicorn_worker as balanced
+    finally:
+        sys.path.remove(str(REPO / "deploy"))
+    server = SimpleNamespace(WORKERS={})
+    first, second, third = (SimpleNamespace() for _ in range(3))
+    for pid, worker in ((101, first), (102, second)):
+        balanced.claim_slot(server, worker)
+        server.WORKERS[pid] = worker
+    assert (first.load_slot, second.load_slot) == (0, 1)
+    assert balanced.LOADS[0] == balanced.LOADS[1] == 0
+
+    balanced.LOADS[0] = 7  # the first worker holds 7 connections, then dies
+    del server.WORKERS[101]
+    balanced.release_slot(server, first)
+    assert balanced.LOADS[0] == balanced.EMPTY
+    balanced.claim_slot(server, third)
+    assert third.load_slot == 0 and balanced.LOADS[0] == 0
+    for worker in (second, third):
+        balanced.release_slot(server, worker)
