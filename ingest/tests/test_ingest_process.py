@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
@@ -137,18 +138,24 @@ def test_sigterm_commits_and_acknowledges_the_partial_batch_then_exits_0(
     assert final_summary(again.log())["received"] == 0
 
 
+@pytest.mark.parametrize("locked_from_the_start", [False, True])
 def test_a_stop_stuck_on_a_locked_database_ends_with_exit_3_and_thread_stacks(
-    broker, file_db, ingester_process
+    broker, file_db, ingester_process, locked_from_the_start
 ):
     """SIGTERM while a commit waits on a lock that is not released: the process still ends
-    within DESIGN.md's 10 s, says where it was stuck, and loses nothing."""
+    within DESIGN.md's 10 s, says where it was stuck, and loses nothing. Locked from the
+    start, the main thread's own first heartbeat waits on the lock as well."""
     dev, client_id, port = unique("dev"), unique("ing"), free_port()
     args = ("--topic", f"{dev}/#", "--max-wait", "0.1", "--metrics-port", str(port))
-    proc = ingester_process(client_id, *args, "--metrics-addr", "127.0.0.1")
-    proc.wait_connected()
-    with file_db.write_lock():
+    with contextlib.ExitStack() as stack:
+        if locked_from_the_start:
+            stack.enter_context(file_db.write_lock())
+        proc = ingester_process(client_id, *args, "--metrics-addr", "127.0.0.1")
+        proc.wait_connected()
+        if not locked_from_the_start:
+            stack.enter_context(file_db.write_lock())
         publish(broker.url, sequenced(dev, 0, 5))
-        # Received, batched, and waiting on the lock to commit.
+        # Received, and waiting on the lock to be committed.
         assert wait_until(lambda: queue_depth(port) == 5, timeout=20), proc.log()
         started = time.monotonic()
         proc.signal(signal.SIGTERM)

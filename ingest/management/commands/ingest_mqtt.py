@@ -9,6 +9,7 @@ supervisor restarts a process that can tell why it was stuck."""
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import logging
 import os
@@ -40,16 +41,44 @@ def _stop_overran() -> None:
     os._exit(STUCK_EXIT_CODE)
 
 
-def _stop_handler(stop: threading.Event):
-    def handle(signum, frame) -> None:
-        if stop.is_set():
-            return
-        stop.set()
-        watchdog = threading.Timer(STOP_GRACE_SECONDS, _stop_overran)
-        watchdog.daemon = True
-        watchdog.start()
+class StopSignals:
+    """SIGTERM and SIGINT, taken by a thread of their own with ``signal.sigwait`` and blocked in
+    every other thread (threads inherit the mask, so this starts before any other).
 
-    return handle
+    A Python signal handler runs only when the main thread returns to the interpreter, which
+    it does not while it waits in the database driver (a heartbeat or a commit on a locked
+    database waits up to the busy timeout, on PostgreSQL for ever). This thread sets the stop
+    event at once and, if the stop has not finished ``STOP_GRACE_SECONDS`` later, ends the
+    process with every thread's stack. Later signals are ignored, as the stop is under way."""
+
+    SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
+
+    def __init__(self, stop: threading.Event) -> None:
+        self._stop = stop
+        self._received = False
+        self._finished = threading.Event()
+        self._previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, self.SIGNALS)
+        self._thread = threading.Thread(target=self._watch, name="stop-signals", daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        signal.sigwait(self.SIGNALS)
+        self._received = True
+        if self._finished.is_set():
+            return
+        self._stop.set()
+        if not self._finished.wait(STOP_GRACE_SECONDS):
+            _stop_overran()
+
+    def close(self) -> None:
+        """The command is done: release the watching thread and restore the signal mask."""
+        self._finished.set()
+        if not self._received:
+            # Still in sigwait: a signal sent to that thread alone ends the wait.
+            with contextlib.suppress(ProcessLookupError):
+                signal.pthread_kill(self._thread.ident, signal.SIGTERM)
+        self._thread.join(timeout=5)
+        signal.pthread_sigmask(signal.SIG_SETMASK, self._previous_mask)
 
 
 class Command(BaseCommand):
@@ -117,12 +146,11 @@ class Command(BaseCommand):
             protocol=opts["protocol"],
         )
         stop = threading.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, _stop_handler(stop))
-        ingester = MqttIngester(options=options, stop_event=stop)
-        if opts["metrics_port"]:
-            ingester.stats.serve(port=opts["metrics_port"], addr=opts["metrics_addr"])
+        signals = StopSignals(stop)  # before any other thread starts
         try:
+            ingester = MqttIngester(options=options, stop_event=stop)
+            if opts["metrics_port"]:
+                ingester.stats.serve(port=opts["metrics_port"], addr=opts["metrics_addr"])
             if opts["once"]:
                 self._once(ingester)
             else:
@@ -131,6 +159,8 @@ class Command(BaseCommand):
             raise CommandError(str(exc), returncode=2) from None
         except ShutdownIncomplete as exc:
             raise CommandError(f"{exc}; unacknowledged messages stay with the broker") from None
+        finally:
+            signals.close()
 
     def _once(self, ingester: MqttIngester) -> None:
         """Drain what the broker holds for this session, then stop (for cron and tests)."""
