@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from urllib.parse import urlsplit, urlunsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -73,6 +74,27 @@ def env_url(name: str, default: str | None, schemes: Iterable[str]) -> str | Non
             f"{name}: expected a URL starting with {' or '.join(s + '://' for s in allowed)}"
         )
     return value
+
+
+def env_url_list(name: str, schemes: Iterable[str]) -> list[str]:
+    """Comma-separated URLs, each checked like ``env_url``; empty when unset."""
+    urls = []
+    for index, item in enumerate(env_list(name, "")):
+        scheme = item.split("://", 1)[0] if "://" in item else ""
+        if scheme not in tuple(schemes):
+            raise ImproperlyConfigured(
+                f"{name}: item {index + 1} is not a URL starting with "
+                f"{' or '.join(s + '://' for s in schemes)}"
+            )
+        urls.append(item)
+    return urls
+
+
+def url_without_userinfo(url: str) -> str:
+    """``scheme://user:pass@host:port/...`` -> ``scheme://host:port/...``."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def env_file(name: str) -> str | None:

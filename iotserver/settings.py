@@ -9,12 +9,23 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from iotserver import keys
-from iotserver.env import env_bool, env_choice, env_file, env_int, env_list, env_str, env_url
+from iotserver.env import (
+    env_bool,
+    env_choice,
+    env_file,
+    env_int,
+    env_list,
+    env_str,
+    env_url,
+    env_url_list,
+    url_without_userinfo,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEV_SECRETS_DIR = BASE_DIR / ".devsecrets"
@@ -140,6 +151,21 @@ TELEMETRY_CACHE_SECONDS = env_int(
 
 # --- MQTT ------------------------------------------------------------------------------
 MQTT_URL = env_url("MQTT_URL", "mqtt://127.0.0.1:1883", ("mqtt", "mqtts"))
+# What devices are told to connect to (POST /devices, the Devices page); never credentials.
+MQTT_PUBLIC_URL = env_url("MQTT_PUBLIC_URL", None, ("mqtt", "mqtts")) or url_without_userinfo(
+    MQTT_URL
+)
+# CA bundle that signs the broker's certificate for mqtts:// (unset: the system's CAs).
+MQTT_CA_FILE = env_file("MQTT_CA_FILE")
+# Ingester accounts (user:password of each URL) that mqtt_auth_sync lets read every topic.
+MQTT_INGEST_URLS = env_url_list("MQTT_INGEST_URLS", ("mqtt", "mqtts")) or [MQTT_URL]
+MQTT_INTERNAL_USERNAMES = sorted(
+    {unquote(user) for user in (urlsplit(url).username for url in MQTT_INGEST_URLS) if user}
+)
+# mqtt_auth_sync --watch: how often it compares the registry with the files it wrote, and
+# which broker it makes reload them (SIGHUP to the pid in this file; unset: none).
+MQTT_AUTH_SYNC_INTERVAL_SECONDS = env_int("MQTT_AUTH_SYNC_INTERVAL_SECONDS", 1, minimum=1)
+MQTT_BROKER_PID_FILE = env_str("MQTT_BROKER_PID_FILE", "") or None
 
 # --- Ingest (ingest_mqtt; command-line options override these) -------------------------
 INGEST_CLIENT_ID = env_str("INGEST_CLIENT_ID", "iotserver-ingest")

@@ -22,11 +22,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from telemetry import selectors, services
+from telemetry.layouts import device_topics
 from telemetry.serializers import (
     AggregatePageSerializer,
     DeviceCreatedSerializer,
     DeviceCreateSerializer,
     DeviceSerializer,
+    DeviceUpdateSerializer,
+    MqttCredentialsSerializer,
     ReadingsPageSerializer,
     ReadingsQuerySerializer,
     TopicListSerializer,
@@ -350,6 +353,17 @@ def _csv_response(topic: str, header: list[str], rows) -> StreamingHttpResponse:
 
 
 # --- devices --------------------------------------------------------------------------
+def _credentials(device, password: str) -> dict:
+    publish, subscribe = device_topics(kind=device.kind, name=device.name)
+    return {
+        "broker": settings.MQTT_PUBLIC_URL,
+        "username": device.name,
+        "password": password,
+        "publish": publish,
+        "subscribe": subscribe,
+    }
+
+
 class DeviceListCreateApi(TelemetryApi):
     @extend_schema(
         summary="The caller's devices (staff: every device)",
@@ -369,8 +383,8 @@ class DeviceListCreateApi(TelemetryApi):
         request=DeviceCreateSerializer,
         responses={
             201: DeviceCreatedSerializer,
-            400: OpenApiResponse(description="Malformed name"),
-            409: OpenApiResponse(description="Name already taken"),
+            400: OpenApiResponse(description="Malformed or reserved name, unknown kind"),
+            409: OpenApiResponse(description="Name taken, or once used by another account"),
         },
     )
     def post(self, request):
@@ -378,15 +392,15 @@ class DeviceListCreateApi(TelemetryApi):
         payload = DeviceCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         try:
-            device, password = services.device_create(
-                owner_id=user_id, name=payload.validated_data["name"]
-            )
-        except services.DeviceNameTaken:
+            device, password = services.device_create(owner_id=user_id, **payload.validated_data)
+        except services.DeviceNameReserved as exc:
+            detail = f"This device name is reserved: {exc.reason}. Choose another."
+            return Response({"detail": detail, "name": [detail]}, status=400)
+        except services.DeviceNameTaken as exc:
             return Response(
-                {"detail": "This device name is already taken; choose another."},
-                status=status.HTTP_409_CONFLICT,
+                {"detail": f"{exc.reason}; choose another."}, status=status.HTTP_409_CONFLICT
             )
-        body = {**DeviceSerializer(device).data, "username": device.name, "password": password}
+        body = {**DeviceSerializer(device).data, **_credentials(device, password)}
         return Response(body, status=status.HTTP_201_CREATED)
 
 
@@ -403,9 +417,33 @@ class DeviceDetailApi(TelemetryApi):
         return Response(DeviceSerializer(self.device(request, name)).data)
 
     @extend_schema(
+        summary="Enable or disable a device (a disabled device's broker login is refused)",
+        request=DeviceUpdateSerializer,
+        responses={200: DeviceSerializer, 400: OpenApiResponse(description="Bad input")},
+    )
+    def patch(self, request, name: str):
+        payload = DeviceUpdateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        device = services.device_update(device=self.device(request, name), **payload.validated_data)
+        return Response(DeviceSerializer(device).data)
+
+    @extend_schema(
         summary="Delete a device: its MQTT login stops, its readings stay (staff only)",
         responses={204: None},
     )
     def delete(self, request, name: str):
         services.device_delete(device=self.device(request, name))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DevicePasswordApi(TelemetryApi):
+    device = DeviceDetailApi.device
+
+    @extend_schema(
+        summary="Give the device a new MQTT password (shown once); the old one stops working",
+        request=None,
+        responses={200: MqttCredentialsSerializer},
+    )
+    def post(self, request, name: str):
+        device = self.device(request, name)
+        return Response(_credentials(device, services.device_password_reset(device=device)))

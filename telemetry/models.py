@@ -10,9 +10,18 @@ from __future__ import annotations
 from django.core.validators import RegexValidator
 from django.db import models
 
+from telemetry.layouts import LAYOUTS
 from telemetry.records import TOPIC_MAX_LENGTH
 
 DEVICE_NAME_PATTERN = r"[A-Za-z0-9_-]{1,64}"
+
+# First topic levels that firmware uses (DESIGN.md, "Devices and MQTT"), beyond those the
+# layouts fix (``telemetry.layouts``): a device named like one would own other devices' topics.
+RESERVED_TOPIC_LEVELS = frozenset(
+    {"tele", "stat", "cmnd", "shellies", "owntracks", "spBv1.0", "homeassistant"}
+)
+# Broker accounts of the system itself (ingesters, ...) are named with this prefix.
+INTERNAL_ACCOUNT_PREFIX = "iotserver"
 
 device_name_validator = RegexValidator(
     rf"^{DEVICE_NAME_PATTERN}\Z",
@@ -26,12 +35,17 @@ class Device(models.Model):
     ``owner_id`` is the owner's user id as a plain integer: in the microservice deployment
     the telemetry database has no user table to point a foreign key at.
     ``mqtt_password_hash`` is a Mosquitto ``$7$`` PBKDF2-SHA512 hash; the password itself is
-    shown once, when the device is created, and never stored.
+    shown once, when the device is created (or its password reset), and never stored.
+    A device that is not ``enabled`` keeps its data but the broker refuses its login.
     """
 
     name = models.CharField(max_length=64, unique=True, validators=[device_name_validator])
     owner_id = models.BigIntegerField()
     mqtt_password_hash = models.CharField(max_length=255)
+    kind = models.CharField(
+        max_length=32, default="native", choices=[(kind, kind) for kind in LAYOUTS]
+    )
+    enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_seen = models.DateTimeField(null=True, blank=True)
     # Set by the ingest path with last_seen, cleared by the liveness task after a silence.
@@ -44,6 +58,21 @@ class Device(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class RetiredDeviceName(models.Model):
+    """The name of a deleted device, kept so that only its previous owner can take it again.
+
+    Readings outlive their device (topics are keyed by name): another user registering the
+    same name would otherwise read the old owner's whole history.
+    """
+
+    name = models.CharField(max_length=64, unique=True)
+    owner_id = models.BigIntegerField()
+    retired_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} (retired, owner {self.owner_id})"
 
 
 class Reading(models.Model):

@@ -211,6 +211,8 @@ def device_get_for_user(*, name: str, user_id: int, is_staff: bool) -> Device | 
     return devices.filter(name=name).first()
 
 
-def device_credentials_list() -> list[tuple[str, str]]:
-    """(MQTT username, Mosquitto ``$7$`` password hash) of every registered device."""
-    return list(device_list().values_list("name", "mqtt_password_hash"))
+def device_credentials_list() -> list[tuple[str, str, str]]:
+    """(MQTT username, kind, Mosquitto ``$7$`` password hash) of every enabled device."""
+    return list(
+        device_list().filter(enabled=True).values_list("name", "kind", "mqtt_password_hash")
+    )

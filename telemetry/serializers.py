@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from django.conf import settings
 from rest_framework import serializers
 
+from telemetry.layouts import DEFAULT_KIND, LAYOUTS
 from telemetry.models import DEVICE_NAME_PATTERN, Device
 from telemetry.storage import AGGREGATES
 
@@ -183,7 +184,7 @@ class TopicListSerializer(serializers.Serializer):
 class DeviceSerializer(serializers.ModelSerializer):
     class Meta:
         model = Device
-        fields = ["name", "owner_id", "created_at", "last_seen", "online"]
+        fields = ["name", "kind", "enabled", "owner_id", "created_at", "last_seen", "online"]
         read_only_fields = ["online"]
 
 
@@ -193,11 +194,29 @@ class DeviceCreateSerializer(serializers.Serializer):
         max_length=64,
         error_messages={"invalid": "Use 1 to 64 letters, digits, '_' or '-' (no dots or slashes)."},
     )
+    kind = serializers.ChoiceField(choices=sorted(LAYOUTS), default=DEFAULT_KIND)
 
 
-class DeviceCreatedSerializer(DeviceSerializer):
-    username = serializers.CharField(source="name", help_text="MQTT username.")
+class DeviceUpdateSerializer(serializers.Serializer):
+    enabled = serializers.BooleanField(
+        help_text="false: the broker refuses the device's login and closes its connection."
+    )
+
+
+class MqttCredentialsSerializer(serializers.Serializer):
+    """How the device connects: shown once, when created or when its password is reset."""
+
+    broker = serializers.CharField(help_text="Broker URL devices connect to (MQTT_PUBLIC_URL).")
+    username = serializers.CharField(help_text="MQTT username: the device name.")
     password = serializers.CharField(help_text="MQTT password: shown only in this response.")
+    publish = serializers.ListField(
+        child=serializers.CharField(), help_text="Topic filters the device may publish to."
+    )
+    subscribe = serializers.ListField(
+        child=serializers.CharField(), help_text="Topic filters the device may subscribe to."
+    )
 
+
+class DeviceCreatedSerializer(DeviceSerializer, MqttCredentialsSerializer):
     class Meta(DeviceSerializer.Meta):
-        fields = [*DeviceSerializer.Meta.fields, "username", "password"]
+        fields = [*DeviceSerializer.Meta.fields, *MqttCredentialsSerializer().fields]

@@ -13,21 +13,33 @@ from functools import partial
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from telemetry import cache_keys, rollups
-from telemetry.models import Device, DeviceEvent, device_name_validator
+from telemetry.layouts import DEFAULT_KIND, LAYOUTS, fixed_first_levels
+from telemetry.models import (
+    INTERNAL_ACCOUNT_PREFIX,
+    RESERVED_TOPIC_LEVELS,
+    Device,
+    DeviceEvent,
+    RetiredDeviceName,
+    device_name_validator,
+)
 from telemetry.records import AppendResult, DeadLetterIn, ReadingIn
 from telemetry.routers import telemetry_alias
 from telemetry.storage import StorageError, get_storage, storage_errors
 
 __all__ = [
+    "DeviceNameReserved",
     "DeviceNameTaken",
     "StorageError",
     "device_create",
     "device_delete",
+    "device_password_reset",
+    "device_update",
     "mqtt_password_hash",
     "device_offline_mark",
     "reading_bulk_append",
@@ -43,7 +55,21 @@ MQTT_SALT_BYTES = 12
 
 
 class DeviceNameTaken(Exception):
-    """Another device (of any owner) already has this name."""
+    """Another device (of any owner) has this name, or had it and was deleted by its owner."""
+
+    def __init__(self, name: str, *, reason: str = "This device name is already taken") -> None:
+        super().__init__(name)
+        self.name = name
+        self.reason = reason
+
+
+class DeviceNameReserved(Exception):
+    """The name is one no device may take (a layout's fixed topic level, an internal account)."""
+
+    def __init__(self, name: str, *, reason: str) -> None:
+        super().__init__(name)
+        self.name = name
+        self.reason = reason
 
 
 def reading_bulk_append(
@@ -137,20 +163,58 @@ def mqtt_password_hash(*, password: str, salt: bytes | None = None) -> str:
     return f"$7${MQTT_HASH_ITERATIONS}${encoded_salt}${base64.b64encode(digest).decode()}"
 
 
-def device_create(*, owner_id: int, name: str) -> tuple[Device, str]:
+def device_name_reservation(*, name: str) -> str | None:
+    """Why no device may be called ``name``, or ``None`` when it may.
+
+    Topic levels are case-sensitive, names are compared without case all the same: ``Tele``
+    next to ``tele`` only confuses people reading ACLs and logs.
+    """
+    folded = name.casefold()
+    if name.startswith("$"):
+        return "names starting with '$' are reserved for the broker"
+    if folded in {level.casefold() for level in RESERVED_TOPIC_LEVELS | fixed_first_levels()}:
+        return f"'{name}' is a fixed topic level of a firmware layout"
+    if folded.startswith(INTERNAL_ACCOUNT_PREFIX) or folded in {
+        user.casefold() for user in settings.MQTT_INTERNAL_USERNAMES
+    }:
+        return f"'{name}' is reserved for the broker accounts of iotserver itself"
+    return None
+
+
+def device_create(*, owner_id: int, name: str, kind: str = DEFAULT_KIND) -> tuple[Device, str]:
     """Register a device for ``owner_id``; returns it and its MQTT password (shown only once).
 
-    Raises ``ValidationError`` for a malformed name and ``DeviceNameTaken`` when it is in use.
+    Raises ``ValidationError`` for a malformed name, ``DeviceNameReserved`` for a name no
+    device may take, and ``DeviceNameTaken`` when another device has it or another owner's
+    device had it. The broker learns of the device through ``manage.py mqtt_auth_sync``.
     """
     device_name_validator(name)
+    reason = device_name_reservation(name=name)
+    if reason:
+        raise DeviceNameReserved(name, reason=reason)
     password = secrets.token_urlsafe(24)
     alias = telemetry_alias()
+    if kind not in LAYOUTS:
+        raise ValidationError({"kind": f"Unknown device kind {kind!r}."})
     device = Device(
-        name=name, owner_id=owner_id, mqtt_password_hash=mqtt_password_hash(password=password)
+        name=name,
+        owner_id=owner_id,
+        kind=kind,
+        mqtt_password_hash=mqtt_password_hash(password=password),
     )
     try:
         with transaction.atomic(using=alias):
+            retired = (
+                RetiredDeviceName.objects.using(alias).select_for_update().filter(name=name).first()
+            )
+            if retired is not None and retired.owner_id != owner_id:
+                raise DeviceNameTaken(
+                    name,
+                    reason="This device name belonged to a deleted device of another account",
+                )
             device.save(using=alias, force_insert=True)
+            if retired is not None:
+                retired.delete(using=alias)
     except IntegrityError:
         raise DeviceNameTaken(name) from None
     cache.delete(cache_keys.device_owner(name))
@@ -158,9 +222,35 @@ def device_create(*, owner_id: int, name: str) -> tuple[Device, str]:
     return device, password
 
 
+def device_update(*, device: Device, enabled: bool) -> Device:
+    """Enable or disable a device; a disabled device's broker login is refused."""
+    if device.enabled != enabled:
+        device.enabled = enabled
+        device.save(using=telemetry_alias(), update_fields=["enabled"])
+        logger.info("device %s %s", device.name, "enabled" if enabled else "disabled")
+    return device
+
+
+def device_password_reset(*, device: Device) -> str:
+    """Give a device a new MQTT password (returned once); the old one stops working."""
+    password = secrets.token_urlsafe(24)
+    device.mqtt_password_hash = mqtt_password_hash(password=password)
+    device.save(using=telemetry_alias(), update_fields=["mqtt_password_hash"])
+    logger.info("device %s has a new MQTT password", device.name)
+    return password
+
+
 def device_delete(*, device: Device) -> None:
-    """Remove a device: its MQTT login stops working; its readings stay, visible to staff."""
-    device.delete(using=telemetry_alias())
+    """Remove a device: its MQTT login stops working; its readings stay, visible to staff.
+
+    Its name is retired: only the same owner can register it again (and so see that history).
+    """
+    alias = telemetry_alias()
+    with transaction.atomic(using=alias):
+        device.delete(using=alias)
+        RetiredDeviceName.objects.using(alias).update_or_create(
+            name=device.name, defaults={"owner_id": device.owner_id}
+        )
     cache.delete(cache_keys.device_owner(device.name))
     logger.info("device %s deleted", device.name)
 

@@ -12,4 +12,5 @@ urlpatterns = [
     path("iot/<str:topic>/<str:start>/<str:end>", apis.TopicRangeApi.as_view(), name="iot-range"),
     path("devices", apis.DeviceListCreateApi.as_view(), name="devices"),
     path("devices/<str:name>", apis.DeviceDetailApi.as_view(), name="device"),
+    path("devices/<str:name>/password", apis.DevicePasswordApi.as_view(), name="device-password"),
 ]

@@ -9,9 +9,14 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 APPS = ("accounts", "telemetry", "ingest", "dashboard", "sensors")
-# What ingest may use of telemetry: its service and selector layers, and the plain records
-# those take and return (importable without Django).
-INGEST_MAY_USE = {"telemetry.services", "telemetry.selectors", "telemetry.records"}
+# What ingest may use of telemetry: its service and selector layers, the plain records
+# those take and return (importable without Django), and the device layouts (kinds).
+INGEST_MAY_USE = {
+    "telemetry.services",
+    "telemetry.selectors",
+    "telemetry.records",
+    "telemetry.layouts",
+}
 
 
 def _imports(package: str) -> list[tuple[str, str]]:

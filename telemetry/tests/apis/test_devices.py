@@ -40,7 +40,107 @@ def test_create_returns_the_mqtt_password_once_and_stores_only_its_hash(client_f
     assert _mosquitto_check(body["password"], stored.mqtt_password_hash)
     assert len(base64.b64decode(stored.mqtt_password_hash.split("$")[3])) == 12
     assert "password" not in client.get("/devices/raspberrypi").json()
-    assert device_credentials_list() == [("raspberrypi", stored.mqtt_password_hash)]
+    assert device_credentials_list() == [("raspberrypi", "native", stored.mqtt_password_hash)]
+
+
+def test_create_tells_how_to_connect_without_credentials_in_the_broker_address(
+    client_for, settings
+):
+    settings.MQTT_PUBLIC_URL = "mqtts://iot.example.com:8883"
+
+    body = client_for(user_id=ALICE).post("/devices", {"name": "garage"}, format="json").json()
+
+    assert body["broker"] == "mqtts://iot.example.com:8883"
+    assert body["kind"] == "native" and body["enabled"] is True
+    assert body["publish"] == ["garage/#"]
+    assert body["subscribe"] == ["garage/+/set"]
+
+
+def test_unknown_kind_is_400_naming_the_field(client_for):
+    response = client_for(user_id=ALICE).post(
+        "/devices", {"name": "garage", "kind": "toaster"}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "kind" in response.json()
+    assert not Device.objects.filter(name="garage").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("tele", "fixed topic level"),
+        ("Shellies", "fixed topic level"),
+        ("owntracks", "fixed topic level"),
+        ("homeassistant", "fixed topic level"),
+        ("iotserver-ingest", "broker accounts of iotserver"),
+        ("IoTServer", "broker accounts of iotserver"),
+    ],
+)
+def test_reserved_names_are_400_saying_they_are_reserved(client_for, name, why):
+    response = client_for(user_id=ALICE).post("/devices", {"name": name}, format="json")
+
+    assert response.status_code == 400
+    assert "reserved" in response.json()["detail"] and why in response.json()["detail"]
+    assert not Device.objects.filter(name=name).exists()
+
+
+def test_configured_ingester_accounts_are_reserved_whatever_their_name(client_for, settings):
+    settings.MQTT_INTERNAL_USERNAMES = ["collector"]
+
+    response = client_for(user_id=ALICE).post("/devices", {"name": "collector"}, format="json")
+
+    assert response.status_code == 400
+    assert "reserved" in response.json()["detail"]
+
+
+def test_a_deleted_name_goes_back_only_to_its_previous_owner(client_for):
+    alice, bob = client_for(user_id=ALICE), client_for(user_id=BOB)
+    assert alice.post("/devices", {"name": "garage"}, format="json").status_code == 201
+    assert alice.delete("/devices/garage").status_code == 204
+
+    refused = bob.post("/devices", {"name": "garage"}, format="json")
+
+    assert refused.status_code == 409
+    assert "deleted device of another account" in refused.json()["detail"]
+    assert alice.post("/devices", {"name": "garage"}, format="json").status_code == 201
+    assert Device.objects.get(name="garage").owner_id == ALICE
+    # Taken back: the tombstone is gone, and a later delete retires it for Alice again.
+    assert alice.delete("/devices/garage").status_code == 204
+    assert bob.post("/devices", {"name": "garage"}, format="json").status_code == 409
+
+
+def test_disable_and_enable_a_device(client_for):
+    client = client_for(user_id=ALICE)
+    client.post("/devices", {"name": "pi"}, format="json")
+
+    response = client.patch("/devices/pi", {"enabled": False}, format="json")
+
+    assert response.status_code == 200 and response.json()["enabled"] is False
+    assert device_credentials_list() == []
+    assert client.patch("/devices/pi", {"enabled": "maybe"}, format="json").status_code == 400
+    client.patch("/devices/pi", {"enabled": True}, format="json")
+    assert [name for name, _, _ in device_credentials_list()] == ["pi"]
+    assert (
+        client_for(user_id=BOB).patch("/devices/pi", {"enabled": False}, format="json").status_code
+        == 404
+    )
+
+
+def test_password_reset_gives_a_new_password_once_and_the_old_hash_goes(client_for):
+    client = client_for(user_id=ALICE)
+    first = client.post("/devices", {"name": "pi"}, format="json").json()["password"]
+
+    response = client.post("/devices/pi/password")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["username"] == "pi" and body["password"] != first
+    stored = Device.objects.get(name="pi").mqtt_password_hash
+    assert _mosquitto_check(body["password"], stored)
+    assert not _mosquitto_check(first, stored)
+    assert client.get("/devices/pi/password").status_code == 405
+    assert client_for(user_id=BOB).post("/devices/pi/password").status_code == 404
 
 
 def test_taken_name_is_409_even_for_another_user(client_for):
