@@ -119,13 +119,17 @@ def accounts_sync(*, password_file: Path, acl_file: Path, ingest_urls: Sequence[
     devices, skipped = [], []
     for account in device_accounts():
         (skipped if account.username in names else devices).append(account)
-    for name in skipped:
-        logger.error("device %s is named like an internal broker account: left out", name)
+    for account in skipped:
+        logger.error(
+            "device %s is named like an internal broker account: left out", account.username
+        )
     accounts = [*internal, *devices]
     changed_pw = _write_if_changed(password_file, password_file_render(accounts=accounts))
     changed_acl = _write_if_changed(acl_file, acl_file_render(accounts=accounts))
     return SyncResult(
-        devices=len(devices), changed=changed_pw or changed_acl, skipped=tuple(skipped)
+        devices=len(devices),
+        changed=changed_pw or changed_acl,
+        skipped=tuple(a.username for a in skipped),
     )
 
 

@@ -77,6 +77,8 @@ class IngestOptions:
     # "5" (default) or "3.1.1" for brokers without MQTT 5, such as the embedded one of
     # `make run`: a 3.1.1 persistent session has no expiry and no receive maximum.
     protocol: str = "5"
+    # CA bundle for an mqtts:// broker whose certificate the system's CAs do not sign.
+    ca_file: str | None = None
     shutdown_timeout: float = 7.0  # SIGTERM to exit within 10 s (DESIGN.md)
 
     @property
@@ -234,7 +236,7 @@ class MqttIngester:
         if username:
             client.username_pw_set(username, password)
         if tls:
-            client.tls_set()
+            client.tls_set(ca_certs=self.options.ca_file)
         client.reconnect_delay_set(
             min_delay=self.options.reconnect_min_delay, max_delay=self.options.reconnect_max_delay
         )
@@ -249,7 +251,10 @@ class MqttIngester:
         if reason_code.is_failure:
             logger.error("broker refused the connection: %s", reason_code)
             if str(reason_code) in _FATAL_CONNACK:
-                self.fatal = f"broker refused the connection: {reason_code}"
+                self.fatal = (
+                    f"broker {self._host}:{self._port} refused the connection: {reason_code}; "
+                    "check the user and password in MQTT_URL (or --broker)"
+                )
                 self.stop_event.set()
             return
         logger.info(

@@ -144,6 +144,7 @@ class Command(BaseCommand):
             receive_maximum=opts["receive_maximum"],
             writers=opts["writers"],
             protocol=opts["protocol"],
+            ca_file=settings.MQTT_CA_FILE,
         )
         stop = threading.Event()
         signals = StopSignals(stop)  # before any other thread starts
