@@ -80,9 +80,8 @@ class DevicesPage(_Page):
     page, title, restricted = "devices", "Devices", True
 
     def get_context_data(self, **kwargs):
-        # Where devices connect, for the mosquitto_pub example: MQTT_URL without its
-        # credentials (those are the ingester's, never shown).
-        broker = urlsplit(settings.MQTT_URL)
+        # Where devices connect, for the mosquitto_pub example (never the ingester's login).
+        broker = urlsplit(settings.MQTT_PUBLIC_URL)
         tls = broker.scheme == "mqtts"
         return super().get_context_data(
             mqtt_host=broker.hostname or "127.0.0.1",

@@ -40,8 +40,17 @@ def _probe(check: Callable[[], None], detail: str) -> dict:
     return _ok(detail)
 
 
+# Refusals that prove the broker is up and authenticating, for a probe without a login.
+_AUTH_REFUSALS = {"Not authorized", "Bad user name or password"}
+
+
 def check_broker(url: str | None = None) -> dict:
-    """A real MQTT CONNECT to ``MQTT_URL``, answered by CONNACK within two seconds."""
+    """A real MQTT CONNECT to ``MQTT_URL``, answered by CONNACK within two seconds.
+
+    The web process needs no broker account for this: without credentials in ``MQTT_URL``
+    a broker that refuses the anonymous CONNECT has answered, and is authenticating as it
+    must; one that accepts it is up but open to anyone, which the detail says.
+    """
     host, port, username, password, tls = broker_address(url or settings.MQTT_URL)
     answered = threading.Event()
     outcome: dict = {}
@@ -58,15 +67,20 @@ def check_broker(url: str | None = None) -> dict:
     if username:
         client.username_pw_set(username, password or "")
     if tls:
-        client.tls_set()
+        client.tls_set(ca_certs=settings.MQTT_CA_FILE)
     client.on_connect = on_connect
     try:
         client.connect(host, port, keepalive=10)
         client.loop_start()
         if not answered.wait(BROKER_TIMEOUT):
             return _failed(f"no CONNACK from {host}:{port} within {BROKER_TIMEOUT:.0f}s")
-        if outcome["code"].is_failure:
-            return _failed(f"{host}:{port} refused the connection: {outcome['code']}")
+        code = outcome["code"]
+        if code.is_failure and not username and str(code) in _AUTH_REFUSALS:
+            return _ok(f"{host}:{port} answers and refuses anonymous clients", anonymous=False)
+        if code.is_failure:
+            return _failed(f"{host}:{port} refused the connection: {code}")
+        if not username:
+            return _ok(f"{host}:{port} accepts anonymous clients", anonymous=True)
         return _ok(f"{host}:{port} accepts connections")
     except OSError as exc:
         return _failed(f"{host}:{port} unreachable: {exc.strerror or exc}")

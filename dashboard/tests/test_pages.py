@@ -46,13 +46,14 @@ def test_restricted_pages_carry_the_restricted_notice_and_hide_their_content(cli
     assert re.search(r'<div id="content" hidden>', html)
 
 
-def test_the_devices_page_names_the_broker_without_its_credentials(client, settings):
-    settings.MQTT_URL = "mqtts://ingest:s3cret@broker.example.org:8883"
+def test_the_devices_page_names_the_public_broker_without_any_credentials(client, settings):
+    settings.MQTT_URL = "mqtts://ingest:s3cret@internal-broker:8883"
+    settings.MQTT_PUBLIC_URL = "mqtts://broker.example.org:8883"
     html = client.get("/dashboard/devices").content.decode()
     assert 'data-mqtt-host="broker.example.org"' in html
     assert 'data-mqtt-port="8883"' in html
     assert 'data-mqtt-tls="true"' in html
-    assert "s3cret" not in html and "ingest:" not in html
+    assert "s3cret" not in html and "ingest:" not in html and "internal-broker" not in html
 
 
 def test_uplot_comes_from_node_modules_through_staticfiles():

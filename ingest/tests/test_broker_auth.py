@@ -384,3 +384,14 @@ def test_unchanged_registry_leaves_the_files_alone(tmp_path):
     call_command("mqtt_auth_sync", ingest_urls=[url], **paths)
     assert ((tmp_path / "p").read_text(), (tmp_path / "a").read_text()) == first
     assert "pw" not in first[0].split(":", 1)[0]
+
+
+def test_the_status_page_checks_the_broker_without_an_account(secured, settings):
+    from iotserver.status import check_broker
+
+    answered = check_broker(f"mqtt://127.0.0.1:{secured.port}")
+    refused = check_broker(f"mqtt://{secured.ingest_user}:wrong@127.0.0.1:{secured.port}")
+
+    assert answered["ok"] is True and answered["anonymous"] is False
+    assert "refuses anonymous clients" in answered["detail"]
+    assert refused["ok"] is False and "wrong" not in refused["detail"]

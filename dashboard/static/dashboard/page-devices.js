@@ -26,6 +26,11 @@ function shellQuote(value) {
 function showCredentials(device) {
   const username = device.username || device.name;
   const { host, port, tls } = brokerAddress();
+  // The first topic the device may publish to, e.g. "garage/#" -> "garage/temp".
+  const topic = (device.publish && device.publish[0] ? device.publish[0] : `${device.name}/#`).replace(
+    /#$/,
+    "temp",
+  );
   $(".credential-device", panel).textContent = device.name;
   $("#credential-username").textContent = username;
   $("#credential-password").textContent = device.password;
@@ -33,7 +38,7 @@ function showCredentials(device) {
   $("#credential-example").textContent = [
     `mosquitto_pub -h ${host} -p ${port}${tls ? " --capath /etc/ssl/certs" : ""} -q 1 \\`,
     `  -u ${shellQuote(username)} -P ${shellQuote(device.password)} \\`,
-    `  -t ${shellQuote(`${device.name}/temp`)} -m '{"value": 21.5}'`,
+    `  -t ${shellQuote(topic)} -m '{"value": 21.5}'`,
   ].join("\n");
   panel.hidden = false;
   panel.focus();
@@ -67,7 +72,13 @@ function deviceItem(device) {
   remove.textContent = "Delete";
   remove.setAttribute("aria-label", `Delete ${device.name}`);
   remove.addEventListener("click", () => confirmDelete(device.name));
-  item.append(name, state, seen, remove);
+  const reset = document.createElement("button");
+  reset.type = "button";
+  reset.className = "button small secondary";
+  reset.textContent = "New password";
+  reset.setAttribute("aria-label", `New MQTT password for ${device.name}`);
+  reset.addEventListener("click", () => resetPassword(device.name));
+  item.append(name, state, seen, reset, remove);
   return item;
 }
 
@@ -80,6 +91,16 @@ async function load() {
     if (!(error instanceof ApiError && error.status === 401)) {
       status.textContent = `Could not load your devices: ${error.message}`;
     }
+  }
+}
+
+async function resetPassword(name) {
+  try {
+    const credentials = await api(`/devices/${encodeURIComponent(name)}/password`, { method: "POST" });
+    showCredentials({ name, ...credentials });
+    status.textContent = `${name} has a new password; the old one no longer works.`;
+  } catch (error) {
+    status.textContent = `Could not give ${name} a new password: ${error.message}`;
   }
 }
 
