@@ -1,4 +1,10 @@
-"""``python -m sensors raspberrypi|edison [--broker URL] [--rate R] [--devices N] [--count C]``."""
+"""Simulated devices publishing readings at QoS 1.
+
+``python -m sensors raspberrypi|edison [--broker URL] [--ca-file CA] [--rate R] [--devices N]
+[--count C]``: the device's credentials come from the URL (``mqtt[s]://name:password@host``),
+``--ca-file`` is the CA that signed the broker's certificate for ``mqtts://``. Exits 1 when the
+broker did not acknowledge every reading (refused login, TLS failure, broker gone).
+"""
 
 from __future__ import annotations
 
@@ -21,6 +27,12 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("MQTT_URL", "mqtt://127.0.0.1:1883"),
         help="mqtt[s]://user:pass@host:port (default: $MQTT_URL or mqtt://127.0.0.1:1883)",
     )
+    parser.add_argument(
+        "--ca-file",
+        default=os.environ.get("MQTT_CA_FILE") or None,
+        help="CA certificate(s) that signed the broker's, for mqtts:// "
+        "(default: $MQTT_CA_FILE, else the system's CAs)",
+    )
     parser.add_argument("--name", help="device name (prefix of -1..-N with --devices N)")
     parser.add_argument("--rate", type=float, default=1.0, help="readings/s per device; 0 = max")
     parser.add_argument("--devices", type=int, default=1, help="simulated devices of this kind")
@@ -31,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.devices < 1 or args.rate < 0 or args.count < 0 or args.window < 1:
         parser.error("--devices and --window must be positive, --rate and --count not negative")
+    if args.ca_file and not os.path.isfile(args.ca_file):
+        parser.error(f"--ca-file {args.ca_file}: no such file")
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s")
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -44,9 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         count=args.count,
         window=args.window,
         client_id=args.client_id,
+        ca_file=args.ca_file,
     )
-    DevicePublisher(options=options, stop_event=stop).run()
-    return 0
+    publisher = DevicePublisher(options=options, stop_event=stop)
+    publisher.run()
+    return 1 if publisher.unacknowledged else 0
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ class PublisherOptions:
     count: int = 0  # readings per device; 0 = until stopped
     window: int = 100  # QoS 1 messages in flight before waiting for acks
     client_id: str | None = None
+    ca_file: str | None = None  # CA bundle for mqtts:// (None: the system's CAs)
 
     def device_names(self) -> list[str]:
         base = self.name or self.kind
@@ -93,6 +94,7 @@ class DevicePublisher:
         factory = reader_factory or (lambda name: READERS[options.kind]())
         self.devices = [_Device(name=n, reader=factory(n)) for n in options.device_names()]
         self.published = 0
+        self.unacknowledged = 0  # after run(): messages the broker never acknowledged
         self._inflight: deque[mqtt.MQTTMessageInfo] = deque()
         host, port, username, password, tls = broker_address(options.broker_url)
         client_id = options.client_id or f"sensors-{self.devices[0].name}-{len(self.devices)}"
@@ -102,7 +104,7 @@ class DevicePublisher:
         if username:
             self.client.username_pw_set(username, password)
         if tls:
-            self.client.tls_set()
+            self.client.tls_set(ca_certs=options.ca_file)
         self.client.max_inflight_messages_set(options.window)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.on_connect = self._on_connect
@@ -157,7 +159,8 @@ class DevicePublisher:
                     if delay > 0:
                         self.stop_event.wait(delay)
             if not self._wait_window(0, timeout=30):
-                logger.warning("%d messages not acknowledged by the broker", len(self._inflight))
+                self.unacknowledged = len(self._inflight)
+                logger.warning("%d messages not acknowledged by the broker", self.unacknowledged)
         finally:
             self.client.disconnect()
             self.client.loop_stop()

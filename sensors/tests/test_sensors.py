@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
+import subprocess
+import sys
 import threading
 import uuid
 
@@ -91,3 +94,33 @@ def test_cli_publishes_sequenced_timestamped_readings_at_qos1():
         by_seq = sorted(bodies, key=lambda b: b["seq"])
         assert all(a["ts"] < b["ts"] for a, b in zip(by_seq, by_seq[1:], strict=False))
         assert all(set(b) == {"value", "ts", "seq"} for b in bodies)
+
+
+def test_ca_file_defaults_to_mqtt_ca_file_and_must_exist(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("MQTT_CA_FILE", str(tmp_path / "missing.crt"))
+    with pytest.raises(SystemExit) as exited:
+        main(["raspberrypi", "--broker", "mqtts://dev:pw@127.0.0.1:8883", "--count", "1"])
+    assert exited.value.code == 2
+    assert "missing.crt: no such file" in capsys.readouterr().err
+
+
+def test_the_ca_file_is_what_verifies_the_broker(tmp_path):
+    from sensors.publisher import DevicePublisher, PublisherOptions
+
+    not_a_ca = tmp_path / "ca.crt"
+    not_a_ca.write_text("not a certificate\n")
+    options = PublisherOptions(broker_url="mqtts://dev:pw@127.0.0.1:8883", ca_file=str(not_a_ca))
+    with pytest.raises(ssl.SSLError):
+        DevicePublisher(options=options)
+
+
+def test_sensors_imports_nothing_of_django_or_the_app():
+    code = (
+        "import sys, sensors.__main__; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'django', 'iotserver', 'telemetry', 'ingest', 'accounts', 'dashboard'}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30
+    )
+    assert done.stdout.strip() == "[]"
