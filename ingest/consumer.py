@@ -15,7 +15,7 @@ import struct
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -48,6 +48,16 @@ class FatalIngestError(RuntimeError):
 
 class ShutdownIncomplete(RuntimeError):
     """Stopped before the last batch could be committed: it stays unacknowledged (not lost)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """One message as the writer stores it: its readings or its dead letter, and its raw
+    payload (the dead letter's, should the storage refuse the readings)."""
+
+    readings: tuple[ReadingIn, ...]
+    dead: tuple[DeadLetterIn, ...]
+    payload: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,10 +127,14 @@ def _close_stale_connections() -> None:
             connection.close_if_unusable_or_obsolete()
 
 
-def _default_append() -> tuple[Callable[..., AppendResult], type[Exception]]:
-    from telemetry.services import StorageError, reading_bulk_append
+def _default_append() -> tuple[Callable[..., AppendResult], type[Exception], type[Exception]]:
+    from telemetry.services import StorageError, StorageRefused, reading_bulk_append
 
-    return reading_bulk_append, StorageError
+    return reading_bulk_append, StorageError, StorageRefused
+
+
+class _NeverRaised(Exception):
+    """Stands for "no refusal type": an injected append that never refuses data."""
 
 
 def _default_heartbeat() -> Callable[..., None]:
@@ -181,13 +195,15 @@ class MqttIngester:
         stop_event: threading.Event | None = None,
         append: Callable[..., AppendResult] | None = None,
         storage_error: type[Exception] | None = None,
+        storage_refused: type[Exception] | None = None,
         heartbeat: Callable[..., None] | None = None,
     ) -> None:
         self.options = options
         self.stop_event = stop_event or threading.Event()
         if append is None:
-            append, default_error = _default_append()
+            append, default_error, default_refused = _default_append()
             storage_error = storage_error or default_error
+            storage_refused = storage_refused or default_refused
             heartbeat = heartbeat or _default_heartbeat()
         # Reports this ingester to the status page (an injected append means a test: none).
         self._heartbeat_record = heartbeat
@@ -195,6 +211,8 @@ class MqttIngester:
         self.last_batch_at: datetime | None = None
         self._append = append
         self._storage_error = storage_error or Exception
+        # A subclass of storage_error: the data itself was refused (see _write_isolating).
+        self._storage_refused = storage_refused or _NeverRaised
         self.inbox = Inbox()
         # Received by the network thread / committed or dropped by the writer loop.
         self._delivered = 0
@@ -422,9 +440,9 @@ class MqttIngester:
                 return False
             self.inbox.wait(min(remaining, 0.1))
 
-    def _parse(self, batch: list[Inbound]) -> tuple[list[ReadingIn], list[DeadLetterIn]]:
-        readings: list[ReadingIn] = []
-        dead: list[DeadLetterIn] = []
+    def _parse(self, batch: list[Inbound]) -> list[Parsed]:
+        """What each message of the batch becomes: readings, or a dead letter."""
+        out: list[Parsed] = []
         max_payload = self.options.max_payload_bytes
         keep = self.options.dead_letter_max_bytes
         last = self._last_rx_us
@@ -437,9 +455,10 @@ class MqttIngester:
             except UnicodeDecodeError:
                 topic = item.topic.decode("utf-8", "replace")
                 reason = "topic is not UTF-8"
-                dead.append(
-                    DeadLetterIn(topic[:TOPIC_MAX_LENGTH], item.payload[:keep], reason, received_at)
+                letter = DeadLetterIn(
+                    topic[:TOPIC_MAX_LENGTH], item.payload[:keep], reason, received_at
                 )
+                out.append(Parsed((), (letter,), item.payload))
                 last = rx_us
                 continue
             try:
@@ -450,26 +469,36 @@ class MqttIngester:
                     max_payload_bytes=max_payload,
                 )
             except PayloadError as exc:
-                dead.append(
-                    DeadLetterIn(
-                        topic[:TOPIC_MAX_LENGTH], item.payload[:keep], str(exc), received_at
-                    )
+                letter = DeadLetterIn(
+                    topic[:TOPIC_MAX_LENGTH], item.payload[:keep], str(exc), received_at
                 )
+                out.append(Parsed((), (letter,), item.payload))
                 parsed = ()
             except IgnoredTopic:
                 self.stats.add("ignored")
                 parsed = ()
-            readings.extend(parsed)
+            else:
+                out.append(Parsed(tuple(parsed), (), item.payload))
             last = rx_us + max(len(parsed), 1) - 1
         self._last_rx_us = last
-        return readings, dead
+        return out
 
-    def _write(self, readings, dead, *, deadline: float | None) -> AppendResult:
+    def _write(self, parsed: Sequence[Parsed], *, deadline: float | None) -> AppendResult:
+        """Commit the batch; retry while the storage fails, isolate what it refuses."""
+        readings = [r for p in parsed for r in p.readings]
+        dead = [d for p in parsed for d in p.dead]
         delay = 0.5
         while True:
             _close_stale_connections()
             try:
                 return self._append(readings=readings, dead_letters=dead)
+            except self._storage_refused as exc:
+                logger.warning(
+                    "storage refused a batch of %d messages (%s); isolating the offending ones",
+                    len(parsed),
+                    exc,
+                )
+                return self._write_isolating(parsed, deadline=deadline)
             except self._storage_error as exc:
                 self.stats.add("storage_errors")
                 logger.warning(
@@ -490,6 +519,65 @@ class MqttIngester:
                 self.stop_event.wait(delay)
             delay = min(delay * 2, self.options.retry_max_delay)
 
+    def _write_isolating(self, parsed: Sequence[Parsed], *, deadline: float | None) -> AppendResult:
+        """Split a refused batch in halves until each refused message stands alone; that
+        message becomes a dead letter carrying the storage's reason, the others are stored.
+        About 2·log2(n) extra commits per offending message of n."""
+        if len(parsed) > 1:
+            middle = len(parsed) // 2
+            halves = (parsed[:middle], parsed[middle:])
+            results = [self._write(half, deadline=deadline) for half in halves]
+            return AppendResult(
+                stored=sum(r.stored for r in results),
+                duplicates=sum(r.duplicates for r in results),
+                dead_lettered=sum(r.dead_lettered for r in results),
+            )
+        (alone,) = parsed
+        if not alone.readings:
+            return self._dead_letter_last_resort(alone)
+        first = alone.readings[0]
+        exc_reason = "storage refused the message"
+        try:
+            self._append(readings=list(alone.readings), dead_letters=[])
+        except self._storage_refused as exc:
+            exc_reason = str(exc)[:255]
+        else:  # accepted alone: it failed only together with another one
+            return AppendResult(stored=len(alone.readings), duplicates=0, dead_lettered=0)
+        letter = DeadLetterIn(
+            first.topic[:TOPIC_MAX_LENGTH],
+            alone.payload[: self.options.dead_letter_max_bytes],
+            exc_reason,
+            first.ts,
+        )
+        logger.warning("dead-lettered a message on %s: %s", letter.topic, exc_reason)
+        return self._write([Parsed((), (letter,), alone.payload)], deadline=deadline)
+
+    def _dead_letter_last_resort(self, alone: Parsed) -> AppendResult:
+        """A dead letter the storage refused (its topic, most likely): store it with an
+        ASCII-escaped topic and reason; if even that is refused, say so loudly and go on."""
+        safe = [
+            DeadLetterIn(
+                d.topic.encode("ascii", "backslashreplace")
+                .decode()
+                .replace("\x00", "")[:TOPIC_MAX_LENGTH],
+                d.payload,
+                d.reason.encode("ascii", "backslashreplace").decode()[:255],
+                d.received_at,
+            )
+            for d in alone.dead
+        ]
+        try:
+            return self._append(readings=[], dead_letters=safe)
+        except self._storage_error:
+            self.stats.add("storage_errors")
+            logger.error(
+                "storage refused even the dead letter of a message on %r; acknowledged "
+                "without storing it",
+                safe[0].topic if safe else "?",
+                exc_info=True,
+            )
+            return AppendResult(stored=0, duplicates=0, dead_lettered=0)
+
     def _submit(self, batch: list[Inbound], *, deadline: float | None) -> None:
         generation = self._generation
         current = [item for item in batch if item.generation == generation]
@@ -500,13 +588,13 @@ class MqttIngester:
             if not current:
                 return
         self.stats.add("received", len(current))
-        readings, dead = self._parse(current)
+        parsed = self._parse(current)
         if self._pool is None:
             done: Future[AppendResult] = Future()
-            done.set_result(self._write(readings, dead, deadline=deadline))
+            done.set_result(self._write(parsed, deadline=deadline))
             self._in_flight.append((done, current))
         else:
-            future = self._pool.submit(self._write, readings, dead, deadline=deadline)
+            future = self._pool.submit(self._write, parsed, deadline=deadline)
             self._in_flight.append((future, current))
 
     def _finish_done(self, *, keep: int) -> None:

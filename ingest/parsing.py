@@ -91,6 +91,18 @@ def ts_parse(raw: object) -> datetime:
     raise PayloadError("ts must be ISO 8601 or epoch seconds/milliseconds")
 
 
+def _encodable(text: str) -> bool:
+    """False for text no UTF-8 store can take: a lone surrogate, which JSON's ``\\ud800``
+    escape produces from perfectly valid UTF-8 bytes."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _reading(*, topic: str, raw: object, ts: datetime) -> ReadingIn:
     if len(topic) > TOPIC_MAX_LENGTH:
         raise PayloadError(f"topic is longer than {TOPIC_MAX_LENGTH} characters")
@@ -107,6 +119,8 @@ def _reading(*, topic: str, raw: object, ts: datetime) -> ReadingIn:
     if isinstance(raw, str):
         if "\x00" in raw:  # no SQL text column stores it: the batch would fail, not the message
             raise PayloadError("text value contains a NUL character")
+        if not _encodable(raw):
+            raise PayloadError("text value is not encodable as UTF-8 (a lone surrogate)")
         return ReadingIn(topic=topic, ts=ts, text=raw)
     if raw is None:
         raise PayloadError("value is null")
@@ -126,6 +140,8 @@ def _object_readings(*, topic: str, obj: dict, default_ts: datetime) -> list[Rea
             continue
         if not isinstance(key, str) or key == "" or "/" in key or "." in key or "\x00" in key:
             raise PayloadError("key-value keys must be non-empty and contain no '/', '.' or NUL")
+        if not _encodable(key):
+            raise PayloadError("key is not encodable as UTF-8 (a lone surrogate)")
         sub_topic = f"{topic}.{key}"
         if isinstance(raw, dict):
             if not raw.keys() <= _READING_KEYS or "value" not in raw:

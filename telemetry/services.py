@@ -30,12 +30,13 @@ from telemetry.models import (
 )
 from telemetry.records import AppendResult, DeadLetterIn, ReadingIn
 from telemetry.routers import telemetry_alias
-from telemetry.storage import StorageError, get_storage, storage_errors
+from telemetry.storage import StorageError, StorageRefused, get_storage, storage_errors
 
 __all__ = [
     "DeviceNameReserved",
     "DeviceNameTaken",
     "StorageError",
+    "StorageRefused",
     "device_create",
     "device_delete",
     "device_password_reset",
@@ -80,7 +81,8 @@ def reading_bulk_append(
     Idempotent: a (topic, ts) already stored is skipped and counted in ``duplicates``, so a
     whole batch can be retried after a failure. Updates ``Device.last_seen`` of the devices
     in the batch and, after commit, the cached latest values of its topics.
-    Raises ``StorageError`` for any database or MongoDB failure.
+    Raises ``StorageError`` for any database or MongoDB failure, ``StorageRefused`` (one
+    of those) when the data itself was refused and retrying it cannot succeed.
     """
     if not readings and not dead_letters:
         return AppendResult(stored=0, duplicates=0, dead_lettered=0)

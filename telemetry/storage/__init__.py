@@ -6,9 +6,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
+from django.db import DataError, IntegrityError
 from django.db import Error as DatabaseError
 
-from telemetry.storage.base import AGGREGATES, Bucket, Point, Storage, StorageError, TopicSummary
+from telemetry.storage.base import (
+    AGGREGATES,
+    Bucket,
+    Point,
+    Storage,
+    StorageError,
+    StorageRefused,
+    TopicSummary,
+)
 
 __all__ = [
     "AGGREGATES",
@@ -16,6 +25,7 @@ __all__ = [
     "Point",
     "Storage",
     "StorageError",
+    "StorageRefused",
     "TopicSummary",
     "get_storage",
     "storage_errors",
@@ -43,14 +53,37 @@ def get_storage() -> Storage:
 
 @contextmanager
 def storage_errors() -> Iterator[None]:
-    """Turn any database or pymongo failure into ``StorageError`` (one type to retry on)."""
+    """Turn any database or pymongo failure into ``StorageError`` (one type to retry on), or
+    ``StorageRefused`` when the data itself was refused (retrying the same data cannot help).
+
+    Only what is surely about the data counts as refused: a value the driver cannot encode
+    (``UnicodeEncodeError``, raised before anything reaches the server), ``DataError`` and
+    ``IntegrityError``, and MongoDB's refusals of a document. Everything else, a missing
+    table included, may pass and is retried.
+    """
     try:
-        from pymongo.errors import PyMongoError
+        from bson.errors import InvalidDocument
+        from pymongo.errors import DocumentTooLarge, PyMongoError, WriteError
     except ImportError:  # pragma: no cover - pymongo is a runtime requirement
-        PyMongoError = DatabaseError  # noqa: N806
+        PyMongoError = InvalidDocument = DocumentTooLarge = WriteError = DatabaseError  # noqa: N806
     try:
         yield
     except StorageError:
         raise
+    except (
+        UnicodeEncodeError,
+        DataError,
+        IntegrityError,
+        InvalidDocument,
+        DocumentTooLarge,
+    ) as exc:
+        raise StorageRefused(_refusal(exc)) from exc
+    except WriteError as exc:
+        raise StorageRefused(_refusal(exc)) from exc
     except (DatabaseError, PyMongoError) as exc:
         raise StorageError(f"telemetry storage failed: {exc.__class__.__name__}") from exc
+
+
+def _refusal(exc: BaseException) -> str:
+    first = str(exc).splitlines()[0][:160] if str(exc) else ""
+    return f"storage refused: {exc.__class__.__name__}: {first}".rstrip(": ")

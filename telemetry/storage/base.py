@@ -21,6 +21,11 @@ class StorageError(Exception):
     """The storage failed (connection lost, timeout, ...); the whole operation may be retried."""
 
 
+class StorageRefused(StorageError):
+    """The storage refused the data itself (a value it cannot encode, a constraint): the same
+    data fails the same way every time, so retrying it only holds up everything after it."""
+
+
 @dataclass(frozen=True, slots=True)
 class Point:
     """One stored reading of a topic."""

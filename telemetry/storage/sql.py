@@ -123,7 +123,9 @@ class SqlStorage:
             value = "\\N" if r.value is None else repr(r.value)
             text = "\\N" if r.text is None else r.text.translate(escapes)
             write(f"{r.topic.translate(escapes)}\t{r.ts.isoformat()}\t{value}\t{text}\n")
-        buffer.seek(0)
+        # Encoded here, not by the driver inside COPY: text that is not valid UTF-8 then
+        # raises UnicodeEncodeError (the data refused) instead of a cancelled query.
+        buffer = io.BytesIO(buffer.getvalue().encode("utf-8"))
         with connection.cursor() as cursor:
             cursor.execute(
                 f"CREATE TEMPORARY TABLE IF NOT EXISTS {_PG_STAGE} "
