@@ -329,10 +329,22 @@ class ReadingListApi(TelemetryApi):
                 topic=topic, start=start, end=end, descending=descending, limit=CSV_PAGE
             )
             for point in points:
-                yield [_iso(point.ts), point.shown]
+                yield [_iso(point.ts), _csv_cell(point.shown)]
             if len(points) < CSV_PAGE:
                 return
             cursor = points[-1].ts
+
+
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP: CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value):
+    """Device text as an inert cell: a leading quote keeps ``=HYPERLINK(...)`` from running
+    when the file is opened in a spreadsheet; numbers (negative ones too) stay as they are."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def _csv_response(topic: str, header: list[str], rows) -> StreamingHttpResponse:

@@ -165,6 +165,30 @@ def test_csv_streams_every_row_and_parses_back(client):
     assert parsed == [(r.ts.astimezone(UTC), r.value) for r in batch[:-1]]
 
 
+def test_csv_neutralises_device_text_that_a_spreadsheet_would_run(client):
+    texts = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "ok"]
+    batch = [
+        ReadingIn(topic="pi.temp", ts=T0 + timedelta(seconds=i), text=text)
+        for i, text in enumerate(texts)
+    ]
+    batch.append(ReadingIn(topic="pi.temp", ts=T0 + timedelta(seconds=10), value=-4.5))
+    reading_bulk_append(readings=batch)
+
+    response = client.get(URL, {"format": "csv", "order": "asc"})
+
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [v for _, v in rows[1:]] == [
+        '\'=HYPERLINK("http://evil.example","x")',
+        "'+1+1",
+        "'-2+3",
+        "'@SUM(A1)",
+        "ok",
+        "-4.5",
+    ]
+    json_values = client.get(URL, {"order": "asc"}).json()["data"]
+    assert json_values[0]["value"] == texts[0]  # only the CSV cell changes
+
+
 def test_csv_of_aggregates_has_one_column_per_aggregate(client):
     reading_bulk_append(readings=readings("pi.temp", 120))
 
