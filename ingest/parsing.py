@@ -26,9 +26,12 @@ import math
 import re
 from datetime import UTC, datetime, timedelta
 
-from telemetry.records import TOPIC_MAX_LENGTH, ReadingIn
+from telemetry.records import SERIES_PATTERN, TOPIC_MAX_LENGTH, ReadingIn
 
 DEVICE_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
+# Exactly what the API accepts as ``/iot/<series>``: a series it would refuse is never stored.
+SERIES_RE = re.compile(SERIES_PATTERN)
+_SERIES_CACHE_MAX = 10_000
 EPOCH_MS_THRESHOLD = 10**11
 _READING_KEYS = frozenset(("value", "ts", "seq"))
 _META_KEYS = ("ts", "seq")
@@ -45,6 +48,22 @@ class IgnoredTopic(Exception):
 
 
 _topic_cache: dict[str, str] = {}
+_valid_series: set[str] = set()
+
+
+def _series_check(topic: str) -> None:
+    if topic in _valid_series:
+        return
+    if len(topic) > TOPIC_MAX_LENGTH:
+        raise PayloadError(f"topic is longer than {TOPIC_MAX_LENGTH} characters")
+    if SERIES_RE.fullmatch(topic) is None:
+        raise PayloadError(
+            f"series {topic[:80]!r} is not a valid name: levels of 1 to 64 letters, digits, "
+            "'_' or '-'"
+        )
+    if len(_valid_series) >= _SERIES_CACHE_MAX:
+        _valid_series.clear()
+    _valid_series.add(topic)
 
 
 def topic_to_stored(*, mqtt_topic: str) -> str:
@@ -104,8 +123,7 @@ def _encodable(text: str) -> bool:
 
 
 def _reading(*, topic: str, raw: object, ts: datetime) -> ReadingIn:
-    if len(topic) > TOPIC_MAX_LENGTH:
-        raise PayloadError(f"topic is longer than {TOPIC_MAX_LENGTH} characters")
+    _series_check(topic)
     if isinstance(raw, bool):
         return ReadingIn(topic=topic, ts=ts, value=1.0 if raw else 0.0)
     if isinstance(raw, int | float):

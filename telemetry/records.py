@@ -8,6 +8,9 @@ from datetime import datetime
 # The longest stored topic (readings, topic summaries and dead letters keep it in a column of
 # this length): the ingester dead-letters readings whose topic is longer.
 TOPIC_MAX_LENGTH = 255
+# A series name as the API accepts it (``/iot/<series>``) and the ingester stores it: the
+# device name, then '.'-separated levels of letters, digits, '_' and '-'.
+SERIES_PATTERN = r"[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64})*"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,13 +15,13 @@ from django.core.cache import cache
 from django.db.models import QuerySet
 
 from telemetry import cache_keys
-from telemetry.models import DEVICE_NAME_PATTERN, Device, DeviceEvent
+from telemetry.models import Device, DeviceEvent
+from telemetry.records import SERIES_PATTERN, TOPIC_MAX_LENGTH
 from telemetry.rollups import AggregatePlan, aggregate_plan, rollup_store
 from telemetry.routers import telemetry_alias
 from telemetry.storage import Bucket, Point, TopicSummary, get_storage, storage_errors
 
-TOPIC_MAX_LENGTH = 255
-_TOPIC_RE = re.compile(rf"{DEVICE_NAME_PATTERN}(\.[A-Za-z0-9_-]{{1,64}})*")
+_TOPIC_RE = re.compile(SERIES_PATTERN)
 _NO_OWNER = 0  # cached for "no device of that name"; user ids start at 1
 
 

@@ -145,3 +145,20 @@ def test_broker_sys_topics_are_ignored():
 
 def test_non_finite_bare_values_are_kept_as_text():
     assert parse("dev/t", b"nan") == [ReadingIn(topic="dev.t", ts=RX, text="nan")]
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "series"),
+    [
+        ("dev/a b", b"1", "dev.a b"),
+        ("dev/temp", b'{"humidity %": 41}', "dev.temp.humidity %"),
+        ("dev/x\u00e9", b"1", "dev.x\u00e9"),
+    ],
+    ids=["space-in-level", "space-in-key", "non-ascii-level"],
+)
+def test_a_series_the_api_would_refuse_is_a_dead_letter(topic, payload, series):
+    from telemetry.selectors import topic_is_valid
+
+    with pytest.raises(PayloadError, match="is not a valid name"):
+        parse(topic, payload)
+    assert not topic_is_valid(topic=series)  # stored, it could never be read back

@@ -66,6 +66,22 @@ async function fetchRows(path) {
   return rows;
 }
 
+/**
+ * Run ``task`` on every view; one topic that fails (a refused name, a server error) marks its
+ * own card and leaves the others drawn. A 401 still reaches the caller (signed out).
+ */
+async function eachView(views, task) {
+  const results = await Promise.allSettled(views.map((view) => task(view)));
+  let signedOut = null;
+  results.forEach((result, i) => {
+    if (result.status === "fulfilled") return;
+    const error = result.reason;
+    if (error instanceof ApiError && error.status === 401) signedOut = error;
+    else views[i].points.textContent = `Could not load ${views[i].topic}: ${error.message}`;
+  });
+  if (signedOut) throw signedOut;
+}
+
 const isNumber = (value) => typeof value === "number" && Number.isFinite(value);
 
 class TopicView {
@@ -329,7 +345,7 @@ async function loadTopics() {
     }
     const current = generation;
     const span = windowNow();
-    await Promise.all(added.map((view) => view.load(span)));
+    await eachView(added, (view) => view.load(span));
     if (current !== generation) return;
   }
   renderDeviceTable();
@@ -355,7 +371,7 @@ async function pollOnce() {
     if (polls % TOPICS_EVERY === 0) await loadTopics();
     const span = windowNow();
     if (span.live && document.visibilityState !== "hidden") {
-      await Promise.all([...views.values()].map((view) => view.chart && view.poll(span.start)));
+      await eachView([...views.values()], (view) => view.chart && view.poll(span.start));
       renderDeviceTable();
     }
     if (current === generation) describeRange();
@@ -372,7 +388,7 @@ async function showRange() {
   const span = windowNow();
   $("#live-state").textContent = "Loading…";
   try {
-    await Promise.all([...views.values()].map((view) => view.load(span)));
+    await eachView([...views.values()], (view) => view.load(span));
   } catch (error) {
     if (current === generation) $("#live-state").textContent = `Could not load readings: ${error.message}`;
     return;
