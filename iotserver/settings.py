@@ -142,6 +142,8 @@ if TELEMETRY_BACKEND == "mongo" and not MONGO_URL:
 TELEMETRY_PAGE_MAX = env_int("TELEMETRY_PAGE_MAX", 1000, minimum=1)
 TELEMETRY_CSV_MAX_ROWS = env_int("TELEMETRY_CSV_MAX_ROWS", 1_000_000, minimum=1)
 TELEMETRY_AGG_MAX_ROWS = env_int("TELEMETRY_AGG_MAX_ROWS", 5_000_000, minimum=1)
+# Buckets one aggregate request may produce (raw and rollup buckets alike).
+TELEMETRY_AGG_MAX_BUCKETS = env_int("TELEMETRY_AGG_MAX_BUCKETS", 10_000, minimum=1)
 TELEMETRY_RANGE_MAX_ROWS = env_int("TELEMETRY_RANGE_MAX_ROWS", 100_000, minimum=1)
 # Latest values and device owners are cached this long. With Redis the write path keeps
 # them fresh, so a long TTL is safe; the local-memory cache is per process, so it is short.

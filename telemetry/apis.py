@@ -64,6 +64,20 @@ class RowLimitExceeded(Exception):
         )
 
 
+class BucketLimitExceeded(RowLimitExceeded):
+    """Answered 400 naming the bucket limit and the smallest bucket that fits the range."""
+
+    def __init__(self, *, limit: int, wanted: int, smallest: str | None) -> None:
+        Exception.__init__(self, "buckets")
+        self.limit = limit
+        self.smallest = smallest
+        fix = f"use bucket={smallest} or larger" if smallest else "narrow start/end"
+        self.detail = (
+            f"The range makes {wanted} buckets, more than the limit of {limit} "
+            f"(TELEMETRY_AGG_MAX_BUCKETS); {fix}."
+        )
+
+
 def _iso(ts: datetime) -> str:
     return ts.astimezone(UTC).isoformat()
 
@@ -82,6 +96,11 @@ def _user(request) -> tuple[int, bool]:
 
 class TelemetryApi(APIView):
     def handle_exception(self, exc):
+        if isinstance(exc, BucketLimitExceeded):
+            return Response(
+                {"detail": exc.detail, "limit": exc.limit, "smallest_bucket": exc.smallest},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         if isinstance(exc, RowLimitExceeded):
             return Response(
                 {"detail": exc.detail, "limit": exc.limit}, status=status.HTTP_400_BAD_REQUEST
@@ -274,6 +293,13 @@ class ReadingListApi(TelemetryApi):
 
     def _aggregate(self, request, topic: str, query: dict, as_csv: bool):
         start, end = query.get("start"), query.get("end")
+        wanted, smallest = selectors.reading_bucket_count(
+            topic=topic, start=start, end=end, bucket_seconds=query["bucket"]
+        )
+        if wanted > settings.TELEMETRY_AGG_MAX_BUCKETS:
+            raise BucketLimitExceeded(
+                limit=settings.TELEMETRY_AGG_MAX_BUCKETS, wanted=wanted, smallest=smallest
+            )
         plan = selectors.reading_aggregate_plan(
             topic=topic, start=start, end=end, bucket_seconds=query["bucket"]
         )

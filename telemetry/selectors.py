@@ -6,9 +6,10 @@ devices they own, staff may read every topic (also those of devices nobody regis
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
@@ -128,6 +129,43 @@ def reading_range(
         return get_storage().range(
             topic=topic, start=start, end=end, descending=descending, limit=limit
         )
+
+
+# Units of a bucket size (``10s``, ``5m``, ``1h``, ``1d``) and the largest bucket there is.
+_BUCKET_UNITS = (("s", 1), ("m", 60), ("h", 3600), ("d", 86400))
+MAX_BUCKET_SECONDS = 86400
+
+
+def reading_bucket_count(
+    *, topic: str, start: datetime | None, end: datetime | None, bucket_seconds: int
+) -> tuple[int, str | None]:
+    """How many epoch-aligned buckets of ``bucket_seconds`` the range spans (from raw
+    readings and rollups alike), and the smallest bucket that would keep it within
+    ``TELEMETRY_AGG_MAX_BUCKETS`` (``None``: not even a day does). An open end is the
+    topic's first or last reading; a topic without readings spans nothing."""
+    if start is None or end is None:
+        first = reading_range(topic=topic, start=start, end=end, descending=False, limit=1)
+        last = reading_range(topic=topic, start=start, end=end, descending=True, limit=1)
+        if not first:
+            return 0, None
+        start = start or first[0].ts
+        end = end or last[0].ts + timedelta(microseconds=1)
+    lo, hi = int(start.timestamp()), math.ceil(end.timestamp())
+    if hi <= lo:
+        return 0, None
+
+    def count(size: int) -> int:
+        return (hi - 1) // size - lo // size + 1
+
+    limit = settings.TELEMETRY_AGG_MAX_BUCKETS
+    size = max(1, math.ceil((hi - lo) / limit))
+    while size <= MAX_BUCKET_SECONDS and count(size) > limit:
+        size += 1  # epoch alignment can add one bucket at each end
+    smallest = None
+    if size <= MAX_BUCKET_SECONDS:
+        unit, seconds = next((u, n) for u, n in reversed(_BUCKET_UNITS) if size % n == 0)
+        smallest = f"{size // seconds}{unit}"
+    return count(bucket_seconds), smallest
 
 
 def reading_count(*, topic: str, start: datetime | None, end: datetime | None, cap: int) -> int:

@@ -211,3 +211,38 @@ def test_csv_over_the_row_limit_is_a_json_400(client, settings):
     assert response.status_code == 400
     assert response["Content-Type"] == "application/json"
     assert response.json()["limit"] == 5
+
+
+def test_a_request_for_too_many_buckets_is_400_naming_the_limit_and_a_bucket_that_fits(
+    client, settings
+):
+    reading_bulk_append(readings=readings("pi.temp", 3))
+    span = {"start": "2024-03-01T00:00:00Z", "end": "2024-03-01T03:00:00Z"}
+
+    refused = client.get(URL, {**span, "bucket": "1s"})  # 10,800 buckets
+
+    assert refused.status_code == 400
+    body = refused.json()
+    assert body["limit"] == settings.TELEMETRY_AGG_MAX_BUCKETS == 10_000
+    assert body["smallest_bucket"] == "2s"
+    assert "TELEMETRY_AGG_MAX_BUCKETS" in body["detail"] and "bucket=2s" in body["detail"]
+    assert client.get(URL, {**span, "bucket": "2s"}).status_code == 200
+
+
+def test_the_bucket_cap_counts_buckets_served_from_rollups_and_open_ranges(client, settings):
+    from telemetry.services import rollup_refresh
+
+    two_days = readings("pi.temp", 2 * 1440, step=timedelta(minutes=1))
+    reading_bulk_append(readings=two_days)
+    rollup_refresh(now=T0 + timedelta(days=3))
+    settings.TELEMETRY_AGG_MAX_BUCKETS = 1000
+    span = {"start": "2024-03-01T12:00:00Z", "end": "2024-03-03T12:00:00Z"}
+
+    refused = client.get(URL, {**span, "bucket": "1m"})  # 2,880 buckets, all from rollups
+    open_ended = client.get(URL, {"bucket": "1m"})  # the topic's own first to last reading
+
+    assert refused.status_code == 400 and open_ended.status_code == 400
+    fitting = refused.json()["smallest_bucket"]
+    assert client.get(URL, {**span, "bucket": fitting}).status_code == 200
+    hourly = client.get(URL, {**span, "bucket": "1h", "order": "asc"}).json()["data"]
+    assert hourly[0]["avg"] == 29.5
