@@ -14,6 +14,7 @@ from django.views.decorators.csrf import csrf_protect, ensure_csrf_cookie
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from jwt.algorithms import RSAAlgorithm
 from rest_framework import serializers, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import AuthenticationFailed, NotFound
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny, IsAdminUser, IsAuthenticated
@@ -67,9 +68,13 @@ class _PublicView(APIView):
 
 
 class _UserView(APIView):
-    """Authenticated against the users table, so a deactivated user's access token fails."""
+    """Authenticated against the users table, so a deactivated user's access token fails.
 
-    authentication_classes = [JWTAuthentication]
+    The session of the browsable API's login (/api-auth/login/) counts as well, after the
+    bearer token; DRF's SessionAuthentication enforces CSRF on unsafe methods.
+    """
+
+    authentication_classes = [JWTAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated]
 
 

@@ -26,10 +26,11 @@ class LoginEmailThrottle(SimpleRateThrottle):
     """Keyed by the email being tried, so one account cannot be brute-forced from many IPs."""
 
     scope = "login_email"
+    email_field = "email"
 
     def get_cache_key(self, request, view):
         data = request.data
-        email = data.get("email") if hasattr(data, "get") else None
+        email = data.get(self.email_field) if hasattr(data, "get") else None
         if not isinstance(email, str) or not email.strip():
             return None  # nothing to key on; the serializer rejects the request
         return self.cache_format % {"scope": self.scope, "ident": normalize_email(email)}

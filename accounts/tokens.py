@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token
 
 
 @dataclass(frozen=True)
@@ -23,12 +23,22 @@ class InvalidRefreshToken(Exception):
     """The refresh token is malformed, expired, rotated, revoked or its user is inactive."""
 
 
-def token_pair_for(user) -> TokenPair:
-    refresh = RefreshToken.for_user(user)
+def _with_user_claims(token: Token, user) -> Token:
     # simplejwt writes the id as a string; devices store owner_id as an integer.
-    refresh["user_id"] = int(user.pk)
-    refresh["is_staff"] = bool(user.is_staff)
+    token["user_id"] = int(user.pk)
+    token["is_staff"] = bool(user.is_staff)
+    return token
+
+
+def token_pair_for(user) -> TokenPair:
+    refresh = _with_user_claims(RefreshToken.for_user(user), user)
     return TokenPair(access=str(refresh.access_token), refresh=str(refresh))
+
+
+def access_token_for(user) -> str:
+    """An access token with the same claims and lifetime as ``token_pair_for``'s, and no
+    refresh token (the browsable API's login keeps none)."""
+    return str(_with_user_claims(AccessToken.for_user(user), user))
 
 
 def refresh_token_parse(raw: str) -> RefreshToken:

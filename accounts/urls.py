@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import apis
+from accounts import apis, views
 
 urlpatterns = [
     path("auth/register", apis.RegisterApi.as_view(), name="auth-register"),
@@ -16,3 +16,13 @@ urlpatterns = [
     path("auth/session/logout", apis.SessionLogoutApi.as_view(), name="auth-session-logout"),
     path(".well-known/jwks.json", apis.JwksApi.as_view(), name="jwks"),
 ]
+
+# DRF's browsable API shows its "Log in" / "Log out" links when these names exist under the
+# `rest_framework` namespace (mounted at /api-auth/ in iotserver.urls).
+browsable_api_login = (
+    [
+        path("login/", views.BrowsableApiLoginView.as_view(), name="login"),
+        path("logout/", views.BrowsableApiLogoutView.as_view(), name="logout"),
+    ],
+    "rest_framework",
+)

@@ -300,10 +300,18 @@ SIMPLE_JWT = {
 
 # --- REST framework --------------------------------------------------------------------
 NUM_PROXIES = env_int("NUM_PROXIES", 0, minimum=0)
+# API clients send `Authorization: Bearer` (checked first, so its 401 is what they see). A
+# person in the browsable API logs in at /api-auth/login/: the roles with the user table keep
+# a Django session; every role with telemetry accepts the access token that login sets in
+# this cookie, for the browsable HTML renderer only (iotserver.authentication).
+BROWSABLE_API_TOKEN_COOKIE = "iot_access"
+_AUTHENTICATION_CLASSES = ["iotserver.authentication.VerifiedOnceJWTAuthentication"]
+if SERVES_AUTH:
+    _AUTHENTICATION_CLASSES.append("rest_framework.authentication.SessionAuthentication")
+if SERVES_TELEMETRY:
+    _AUTHENTICATION_CLASSES.append("iotserver.authentication.BrowsableAPICookieAuthentication")
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "iotserver.authentication.VerifiedOnceJWTAuthentication",
-    ],
+    "DEFAULT_AUTHENTICATION_CLASSES": _AUTHENTICATION_CLASSES,
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",

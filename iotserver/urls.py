@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.contrib import admin
+from django.http import JsonResponse
 from django.urls import include, path
 from django_prometheus.exports import ExportToDjangoView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -16,10 +17,39 @@ urlpatterns = [
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]
 
+
+def login_elsewhere(request, *args, **kwargs):
+    """The telemetry role's /api-auth/ pages: the gateway sends that path to the auth role."""
+    return JsonResponse(
+        {"detail": "Log in through the gateway: the auth service serves /api-auth/login/."},
+        status=404,
+    )
+
+
 if settings.SERVES_AUTH:
+    from accounts.urls import browsable_api_login
+
     urlpatterns += [
         path("admin/", admin.site.urls),
+        path("api-auth/", include(browsable_api_login)),
         path("", include("accounts.urls")),
+    ]
+else:
+    # Only so that the browsable pages show DRF's "Log in" / "Log out" links (they need
+    # these names); through the gateway those links reach the auth role.
+    urlpatterns += [
+        path(
+            "api-auth/",
+            include(
+                (
+                    [
+                        path("login/", login_elsewhere, name="login"),
+                        path("logout/", login_elsewhere, name="logout"),
+                    ],
+                    "rest_framework",
+                )
+            ),
+        )
     ]
 
 if settings.SERVES_TELEMETRY:
