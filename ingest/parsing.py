@@ -36,6 +36,9 @@ EPOCH_MS_THRESHOLD = 10**11
 _READING_KEYS = frozenset(("value", "ts", "seq"))
 _META_KEYS = ("ts", "seq")
 _ONE_MICROSECOND = timedelta(microseconds=1)
+# DESIGN.md's time window: a reading's own time must fall in [1970, receive time + 1 day].
+EARLIEST_TS = datetime(1970, 1, 1, tzinfo=UTC)
+FUTURE_TOLERANCE = timedelta(days=1)
 _TOPIC_CACHE_MAX = 10_000
 
 
@@ -227,7 +230,16 @@ def message_parse(
     stored_topic = topic_to_stored(mqtt_topic=mqtt_topic)
     if len(payload) > max_payload_bytes:
         raise PayloadError(f"payload of {len(payload)} bytes exceeds {max_payload_bytes}")
-    return payload_parse(topic=stored_topic, payload=payload, received_at=received_at)
+    readings = payload_parse(topic=stored_topic, payload=payload, received_at=received_at)
+    latest = received_at + FUTURE_TOLERANCE
+    for reading in readings:
+        if reading.ts < EARLIEST_TS:
+            raise PayloadError(f"ts {reading.ts.isoformat()} is before 1970")
+        if reading.ts > latest:
+            raise PayloadError(
+                f"ts {reading.ts.isoformat()} is more than a day after it was received"
+            )
+    return readings
 
 
 def array_span(*, readings_count: int) -> timedelta:

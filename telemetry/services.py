@@ -274,9 +274,10 @@ def rollup_refresh(*, now: datetime | None = None, max_windows: int | None = Non
     """
     now = now or timezone.now()
     cutoff, raw_floor = rollups.cutoff_for(now), rollups.raw_floor_for(now)
-    windows, touched = 0, 0
+    windows, touched = 0, set()
     with storage_errors():
         store = rollups.rollup_store()
+        plans = {}
         for topic in store.topics():
             state = store.state(topic=topic)
             first = store.first_reading_us(topic=topic) if state.watermark is None else None
@@ -286,18 +287,21 @@ def rollup_refresh(*, now: datetime | None = None, max_windows: int | None = Non
                     current, first_us=first, cutoff_us=cutoff, raw_floor_us=raw_floor
                 )
 
-            done_here = 0
-            while True:
+            plans[topic] = plan
+        # Round robin, one window per topic per round: a topic with years of history to
+        # roll up (a reading far in the past) gets its share and no more.
+        while plans:
+            for topic, plan in list(plans.items()):
                 if max_windows is not None and windows >= max_windows:
-                    return RollupReport(topics=touched + 1, windows=windows, more=True)
+                    return RollupReport(topics=len(touched), windows=windows, more=True)
                 if store.window_apply(topic=topic, plan_next=plan) is None:
-                    break
+                    del plans[topic]
+                    continue
                 windows += 1
-                done_here += 1
-            touched += 1 if done_here else 0
+                touched.add(topic)
     if windows:
-        logger.info("rollups: %d windows over %d topics", windows, touched)
-    return RollupReport(topics=touched, windows=windows, more=False)
+        logger.info("rollups: %d windows over %d topics", windows, len(touched))
+    return RollupReport(topics=len(touched), windows=windows, more=False)
 
 
 @dataclass(frozen=True, slots=True)

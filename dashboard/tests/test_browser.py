@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 
 from dashboard.tests.support import PHONE, PUBLIC_PAGES, RESTRICTED_PAGES, wait_until
 from ingest.consumer import IngestOptions, MqttIngester
+from ingest.tests.test_broker_auth import SecuredBroker
 from sensors.publisher import DevicePublisher, PublisherOptions
 from telemetry.models import Device
 
@@ -52,7 +53,7 @@ def points(page, topic: str) -> int:
 class LiveDevice:
     """A Raspberry Pi publisher thread and an ingester whose batches the test commits."""
 
-    def __init__(self, *, broker_url: str, name: str) -> None:
+    def __init__(self, *, broker_url: str, name: str, ingest_url: str | None = None) -> None:
         self.stop = threading.Event()
         self.publisher = DevicePublisher(
             options=PublisherOptions(
@@ -66,7 +67,7 @@ class LiveDevice:
         )
         self.ingester = MqttIngester(
             options=IngestOptions(
-                broker_url=broker_url,
+                broker_url=ingest_url or broker_url,
                 client_id=unique("ingest"),
                 topic_filter=f"{name}/#",
                 max_wait=0.05,
@@ -93,10 +94,21 @@ class LiveDevice:
         self.ingester.close()
 
 
+@pytest.fixture
+def secured(tmp_path):
+    """The shipped, authenticated broker. Its accounts are synced in the test's thread: on
+    SQLite the live server shares this thread's in-memory database, which the loop's own
+    thread would lock against (ingest/tests/test_broker_auth.py tests the loop itself)."""
+    broker = SecuredBroker(tmp_path / "broker", watch=False)
+    yield broker
+    broker.close()
+
+
 def test_a_visitor_registers_adds_a_device_watches_it_live_downloads_csv_and_signs_out(
-    ui, mosquitto, settings, tmp_path
+    ui, secured, tmp_path, settings
 ):
-    settings.MQTT_URL = mosquitto.url
+    # The device logs in with the credentials the page shows, on a broker refusing the rest.
+    settings.MQTT_PUBLIC_URL = f"mqtt://127.0.0.1:{secured.port}"
     username = unique("ana")
     device = unique("pi")
 
@@ -132,7 +144,7 @@ def test_a_visitor_registers_adds_a_device_watches_it_live_downloads_csv_and_sig
     example = page.locator("#credential-example").inner_text()
     assert len(password) >= 16
     assert "mosquitto_pub" in example
-    assert f"-p {mosquitto.port}" in example
+    assert f"-p {secured.port}" in example
     assert f"-u '{device}'" in example and f"-P '{password}'" in example
     assert f"{device}/temp" in example
     expect(page.locator(f'[data-device="{device}"]')).to_be_visible()
@@ -145,7 +157,9 @@ def test_a_visitor_registers_adds_a_device_watches_it_live_downloads_csv_and_sig
 
     # Readings arrive while the dashboard is open: the chart gains points without a reload.
     topic = f"{device}.temp"
-    with LiveDevice(broker_url=mosquitto.url, name=device) as live:
+    secured.sync()
+    login = f"mqtt://{device}:{password}@127.0.0.1:{secured.port}"
+    with LiveDevice(broker_url=login, name=device, ingest_url=secured.ingest_url) as live:
         page = ui.open("/dashboard")
         wait_until(
             lambda: page.locator(f'.chart-card[data-topic="{topic}"]').count() == 1

@@ -105,7 +105,7 @@ def refused_within(port: int, username: str, password: str, *, seconds: float) -
 class SecuredBroker:
     """The shipped configuration on a free port plus the registry-to-broker loop."""
 
-    def __init__(self, folder) -> None:
+    def __init__(self, folder, *, watch: bool = True) -> None:
         self.port = free_port()
         self.files = mosquitto_config_local(folder=folder, port=self.port)
         self.ingest_user, self.ingest_password = "iotserver-ingest", secrets.token_urlsafe(16)
@@ -124,7 +124,12 @@ class SecuredBroker:
             kwargs={"files": self.accounts, "interval": 0.5, "stop": self.stop_watch},
             daemon=True,
         )
-        self.watch.start()
+        if watch:
+            self.watch.start()
+
+    def sync(self) -> None:
+        """One pass of the loop, in the caller's thread and database connection."""
+        accounts_sync_step(files=self.accounts)
 
     def broker_stop(self) -> None:
         stop_process(self.process)
@@ -136,7 +141,8 @@ class SecuredBroker:
 
     def close(self) -> None:
         self.stop_watch.set()
-        self.watch.join(10)
+        if self.watch.is_alive():
+            self.watch.join(10)
         stop_process(self.process)
 
 

@@ -162,3 +162,26 @@ def test_a_series_the_api_would_refuse_is_a_dead_letter(topic, payload, series):
     with pytest.raises(PayloadError, match="is not a valid name"):
         parse(topic, payload)
     assert not topic_is_valid(topic=series)  # stored, it could never be read back
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b'{"value": 1, "ts": "0001-01-01T00:00:00Z"}', "before 1970"),
+        (b'{"value": 1, "ts": "0001-01-01T00:30:00+01:00"}', "ts is out of range|before 1970"),
+        (b'{"value": 1, "ts": -1}', "before 1970"),
+        (b'{"temp": 1, "ts": "2024-05-03T12:00:01Z"}', "more than a day after"),
+        (b'[{"value": 1, "ts": 1714564800}, {"value": 2, "ts": 4102444800}]', "more than a day"),
+    ],
+    ids=["year-1", "offset-before-year-1", "before-1970", "two-days-ahead", "one-of-an-array"],
+)
+def test_a_time_outside_1970_to_a_day_ahead_is_a_dead_letter(payload, reason):
+    with pytest.raises(PayloadError, match=reason):
+        parse("dev/t", payload)
+
+
+def test_a_time_just_inside_the_window_is_kept():
+    assert parse("dev/t", b'{"value": 1, "ts": "2024-05-02T11:59:59Z"}')[0].ts == datetime(
+        2024, 5, 2, 11, 59, 59, tzinfo=UTC
+    )
+    assert parse("dev/t", b'{"value": 1, "ts": 0}')[0].ts == datetime(1970, 1, 1, tzinfo=UTC)

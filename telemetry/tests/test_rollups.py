@@ -4,7 +4,7 @@ readings, on both backends; windows are idempotent; the query plan splits ranges
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -282,3 +282,23 @@ def test_windows_catch_up_a_day_at_a_time_and_revisit_late_readings():
     redo = next_window(late, first_us=None, cutoff_us=cutoff, raw_floor_us=None)
     assert (redo.start, redo.end) == (_us(30), _us(0) + day)
     assert (redo.watermark, redo.dirty_since) == (cutoff, _us(0) + day)
+
+
+def test_a_topic_with_decades_to_roll_up_does_not_starve_the_others(backend):
+    from telemetry.rollups import rollup_store
+
+    now = datetime(2024, 3, 2, tzinfo=UTC)
+    reading_bulk_append(
+        readings=[
+            ReadingIn(topic="ancient.temp", ts=datetime(1971, 1, 1, tzinfo=UTC), value=1.0),
+            ReadingIn(topic="ancient.temp", ts=now - timedelta(hours=3), value=2.0),
+            ReadingIn(topic="new.temp", ts=now - timedelta(hours=3), value=3.0),
+        ]
+    )
+
+    report = rollup_refresh(now=now, max_windows=20)
+
+    assert report.more is True  # decades of days are left for ancient.temp (listed first)
+    assert report.topics == 2
+    assert rollup_store().state(topic="new.temp").watermark is not None
+    assert any(row[1] == "new.temp" for row in _rollup_rows(backend))
