@@ -14,7 +14,6 @@ from django.views.decorators.csrf import csrf_protect, ensure_csrf_cookie
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from jwt.algorithms import RSAAlgorithm
 from rest_framework import serializers, status
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import AuthenticationFailed, NotFound
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny, IsAdminUser, IsAuthenticated
@@ -23,6 +22,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from accounts import selectors, services
+from accounts.authentication import BrowsableAPISessionAuthentication
 from accounts.serializers import (
     ErrorOutput,
     LoginInput,
@@ -71,10 +71,10 @@ class _UserView(APIView):
     """Authenticated against the users table, so a deactivated user's access token fails.
 
     The session of the browsable API's login (/api-auth/login/) counts as well, after the
-    bearer token; DRF's SessionAuthentication enforces CSRF on unsafe methods.
+    bearer token, for the HTML pages only (CSRF enforced on unsafe methods).
     """
 
-    authentication_classes = [JWTAuthentication, SessionAuthentication]
+    authentication_classes = [JWTAuthentication, BrowsableAPISessionAuthentication]
     permission_classes = [IsAuthenticated]
 
 

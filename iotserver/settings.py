@@ -307,7 +307,7 @@ NUM_PROXIES = env_int("NUM_PROXIES", 0, minimum=0)
 BROWSABLE_API_TOKEN_COOKIE = "iot_access"
 _AUTHENTICATION_CLASSES = ["iotserver.authentication.VerifiedOnceJWTAuthentication"]
 if SERVES_AUTH:
-    _AUTHENTICATION_CLASSES.append("rest_framework.authentication.SessionAuthentication")
+    _AUTHENTICATION_CLASSES.append("accounts.authentication.BrowsableAPISessionAuthentication")
 if SERVES_TELEMETRY:
     _AUTHENTICATION_CLASSES.append("iotserver.authentication.BrowsableAPICookieAuthentication")
 REST_FRAMEWORK = {

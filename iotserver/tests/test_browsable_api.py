@@ -62,6 +62,17 @@ def cookie_only(token: str) -> Client:
     return client
 
 
+def test_the_session_alone_opens_html_pages_but_not_the_json_api(person):
+    client = browser()
+    log_in(client, person.email)
+    del client.cookies[COOKIE]  # the session cookie only
+
+    assert client.get("/auth/me", **HTML).status_code == 200
+    for path in ("/auth/me", "/iot"):
+        answer = client.get(path, **JSON)
+        assert answer.status_code == 401, path  # bearer-only for API clients, as in the msa
+
+
 def test_login_form_takes_email_and_password_and_sets_session_and_access_cookie(person):
     client = browser()
     response = log_in(client, person.email.upper())
