@@ -153,6 +153,8 @@ TELEMETRY_CACHE_SECONDS = env_int(
 
 # --- MQTT ------------------------------------------------------------------------------
 MQTT_URL = env_url("MQTT_URL", "mqtt://127.0.0.1:1883", ("mqtt", "mqtts"))
+# /system/status probes the dependencies at most this often per process.
+SYSTEM_STATUS_CACHE_SECONDS = env_int("SYSTEM_STATUS_CACHE_SECONDS", 5, minimum=0)
 # What devices are told to connect to (POST /devices, the Devices page); never credentials.
 MQTT_PUBLIC_URL = env_url("MQTT_PUBLIC_URL", None, ("mqtt", "mqtts")) or url_without_userinfo(
     MQTT_URL

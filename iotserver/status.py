@@ -1,4 +1,5 @@
-"""``GET /system/status``: each dependency of the running system, green or red with detail.
+"""``GET /system/status``: each dependency of the running system, green or red; with the
+reason for staff only, probed at most once every few seconds.
 
 Unlike ``/readyz`` (a probe for a load balancer) this is for people: the dashboard's
 Service Status page polls it. It needs a valid access token.
@@ -7,6 +8,7 @@ Service Status page polls it. It needs a valid access token.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable
 
@@ -115,6 +117,42 @@ def system_status() -> dict:
     return {"ok": all(c["ok"] for c in checks.values()), "checks": checks}
 
 
+_cached: tuple[float, dict | None] = (0.0, None)
+_cached_lock = threading.Lock()
+
+
+def system_status_cached() -> dict:
+    """``system_status()``, probed at most once per ``SYSTEM_STATUS_CACHE_SECONDS`` in this
+    process: each probe opens a broker connection and pings Celery, so a page left open by
+    many people (or a script) must not multiply them. Kept in process memory, not in the
+    cache, since the cache is one of the things probed."""
+    global _cached
+    ttl = settings.SYSTEM_STATUS_CACHE_SECONDS
+    with _cached_lock:
+        at, body = _cached
+        if body is None or time.monotonic() - at >= ttl:
+            body = system_status()
+            _cached = (time.monotonic(), body)
+        return body
+
+
+def system_status_cache_clear() -> None:
+    global _cached
+    with _cached_lock:
+        _cached = (0.0, None)
+
+
+def status_for_viewer(body: dict, *, is_staff: bool) -> dict:
+    """Staff see every detail; everyone else up or down only: the details name hosts, ports,
+    users and error texts, which are the operators' business."""
+    if is_staff:
+        return body
+    return {
+        "ok": body["ok"],
+        "checks": {name: {"ok": check["ok"]} for name, check in body["checks"].items()},
+    }
+
+
 class SystemStatusApi(APIView):
     @extend_schema(
         operation_id="system_status",
@@ -129,4 +167,5 @@ class SystemStatusApi(APIView):
         },
     )
     def get(self, request):
-        return Response(system_status())
+        is_staff = bool(getattr(request.user, "is_staff", False))
+        return Response(status_for_viewer(system_status_cached(), is_staff=is_staff))

@@ -8,8 +8,17 @@ from datetime import UTC, datetime
 import pytest
 
 from ingest.services import ingester_heartbeat_record
+from iotserver.status import system_status_cache_clear
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fresh_probes():
+    """Each test probes anew: the per-process cache would otherwise carry over."""
+    system_status_cache_clear()
+    yield
+    system_status_cache_clear()
 
 
 def closed_port() -> int:
@@ -31,7 +40,7 @@ def test_every_dependency_is_reported(client_for, settings):
         lag_seconds=0.1,
         last_batch_at=datetime.now(UTC),
     )
-    body = client_for(user_id=1).get("/system/status").json()
+    body = client_for(user_id=1, is_staff=True).get("/system/status").json()
     checks = body["checks"]
     assert {"database", "cache", "broker", "ingester", "celery"} <= set(checks)
     assert checks["database"]["ok"] and checks["cache"]["ok"]
@@ -47,7 +56,7 @@ def test_every_dependency_is_reported(client_for, settings):
 
 def test_unreachable_broker_is_red_with_reason(client_for, settings):
     settings.MQTT_URL = f"mqtt://127.0.0.1:{closed_port()}"
-    body = client_for(user_id=1).get("/system/status").json()
+    body = client_for(user_id=1, is_staff=True).get("/system/status").json()
     assert body["ok"] is False
     assert body["checks"]["broker"]["ok"] is False
     assert "unreachable" in body["checks"]["broker"]["detail"]
@@ -55,10 +64,38 @@ def test_unreachable_broker_is_red_with_reason(client_for, settings):
 
 def test_broker_credentials_never_shown(client_for, settings):
     settings.MQTT_URL = f"mqtt://ingest:s3cret-pw@127.0.0.1:{closed_port()}"
-    text = client_for(user_id=1).get("/system/status").content.decode()
+    text = client_for(user_id=1, is_staff=True).get("/system/status").content.decode()
     assert "s3cret-pw" not in text
 
 
 def test_missing_ingester_is_red(client_for):
-    checks = client_for(user_id=1).get("/system/status").json()["checks"]
+    checks = client_for(user_id=1, is_staff=True).get("/system/status").json()["checks"]
     assert checks["ingester"]["ok"] is False
+
+
+def test_other_users_see_up_or_down_only(client_for, settings):
+    settings.MQTT_URL = f"mqtt://ingest:s3cret-pw@127.0.0.1:{closed_port()}"
+
+    body = client_for(user_id=1).get("/system/status").json()
+
+    assert body["ok"] is False
+    assert body["checks"]["broker"] == {"ok": False}
+    assert all(set(check) == {"ok"} for check in body["checks"].values())
+    assert "127.0.0.1" not in str(body)
+
+
+def test_probes_run_at_most_once_per_cache_period(client_for, settings, monkeypatch):
+    from iotserver import status
+
+    calls = []
+    real = status.check_celery
+    monkeypatch.setattr(status, "check_celery", lambda: calls.append(1) or real())
+    settings.SYSTEM_STATUS_CACHE_SECONDS = 60
+    client = client_for(user_id=1, is_staff=True)
+
+    for _ in range(5):
+        assert client.get("/system/status").status_code == 200
+    settings.SYSTEM_STATUS_CACHE_SECONDS = 0
+    client.get("/system/status")
+
+    assert len(calls) == 2

@@ -53,7 +53,8 @@ function renderCheck(name, check) {
   );
   item.append(head);
   if (check.detail) item.append(text("p", "detail", check.detail));
-  if (name === "ingester") item.append(ingesterFacts(check));
+  // Staff get the details; everyone else sees up or down only.
+  if (name === "ingester" && "counters" in check) item.append(ingesterFacts(check));
   return item;
 }
 
