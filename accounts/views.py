@@ -13,7 +13,7 @@ import math
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
-from rest_framework.parsers import FormParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 
 from accounts.throttles import LoginEmailThrottle, LoginIPThrottle
@@ -30,7 +30,7 @@ class _FormLoginEmailThrottle(LoginEmailThrottle):
 def login_attempt_wait(request: HttpRequest) -> float | None:
     """Seconds to wait when this form login exceeds /auth/login's limits (per client address
     and per email, counted together with that endpoint's attempts), else None."""
-    attempt = Request(request, parsers=[FormParser()])
+    attempt = Request(request, parsers=[FormParser(), MultiPartParser()])
     refused = [
         throttle
         for throttle in (LoginIPThrottle(), _FormLoginEmailThrottle())
@@ -60,6 +60,29 @@ def access_cookie_delete(response: HttpResponse) -> HttpResponse:
     return response
 
 
+def _too_many_attempts(wait: float) -> HttpResponse:
+    seconds = max(1, math.ceil(wait))
+    response = HttpResponse(
+        f"Too many login attempts; try again in {seconds} seconds.\n",
+        status=429,
+        content_type="text/plain; charset=utf-8",
+    )
+    response["Retry-After"] = str(seconds)
+    return response
+
+
+def admin_login(request: HttpRequest, extra_context=None) -> HttpResponse:
+    """Django admin's login under /auth/login's limits (per client address and per email,
+    counted together): each attempt costs an Argon2 hash with 100 MiB of memory."""
+    if request.method == "POST":
+        wait = login_attempt_wait(request)
+        if wait is not None:
+            return _too_many_attempts(wait)
+    from django.contrib import admin
+
+    return admin.site.login(request, extra_context=extra_context)
+
+
 class BrowsableApiLoginView(auth_views.LoginView):
     """Email and password (the form's "username" field holds the email, see the user model)."""
 
@@ -69,14 +92,7 @@ class BrowsableApiLoginView(auth_views.LoginView):
     def post(self, request, *args, **kwargs):
         wait = login_attempt_wait(request)
         if wait is not None:
-            seconds = max(1, math.ceil(wait))
-            response = HttpResponse(
-                f"Too many login attempts; try again in {seconds} seconds.\n",
-                status=429,
-                content_type="text/plain; charset=utf-8",
-            )
-            response["Retry-After"] = str(seconds)
-            return response
+            return _too_many_attempts(wait)
         return super().post(request, *args, **kwargs)
 
     def form_valid(self, form):

@@ -28,8 +28,10 @@ def login_elsewhere(request, *args, **kwargs):
 
 if settings.SERVES_AUTH:
     from accounts.urls import browsable_api_login
+    from accounts.views import admin_login
 
     urlpatterns += [
+        path("admin/login/", admin_login, name="admin-login"),
         path("admin/", admin.site.urls),
         path("api-auth/", include(browsable_api_login)),
         path("", include("accounts.urls")),

@@ -60,3 +60,30 @@ def test_createsuperuser_asks_for_email(db):
         "createsuperuser", interactive=False, email="Boss@Example.com", username="boss", verbosity=0
     )
     assert User.objects.get(username="boss").email == "boss@example.com"
+
+
+def test_admin_login_attempts_are_limited_per_account_then_answer_429(client):
+    User.objects.create_superuser(email="boss@example.com", username="boss", password="x-Adm1n-pw")
+    attempt = {"username": "boss@example.com", "password": "wrong", "next": "/admin/"}
+
+    answers = [client.post("/admin/login/", attempt).status_code for _ in range(6)]
+    right = client.post("/admin/login/", {**attempt, "password": "x-Adm1n-pw"})
+
+    assert answers == [200] * 5 + [429]  # the form again five times, then refused
+    assert right.status_code == 429 and int(right["Retry-After"]) >= 1
+    assert client.get("/admin/login/").status_code == 200  # the page itself still loads
+
+
+def test_admin_login_attempts_are_limited_per_client_address(client, monkeypatch):
+    from accounts.throttles import LoginIPThrottle
+
+    monkeypatch.setitem(LoginIPThrottle.THROTTLE_RATES, "login_ip", "3/min")
+
+    answers = [
+        client.post(
+            "/admin/login/", {"username": f"u{i}@example.com", "password": "wrong"}
+        ).status_code
+        for i in range(4)
+    ]
+
+    assert answers == [200, 200, 200, 429]  # four accounts, one address
