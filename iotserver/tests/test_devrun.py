@@ -7,6 +7,9 @@ import re
 import sys
 import threading
 import time
+from pathlib import Path
+
+import pytest
 
 from iotserver.devrun.__main__ import banner, is_loopback
 from iotserver.devrun.supervisor import Child, Supervisor
@@ -84,3 +87,30 @@ def test_banner_and_loopback():
     assert "demo@example.com / d-pass" in text and "admin@example.com / a-pass" in text
     assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
     assert not is_loopback("10.0.0.5") and not is_loopback("broker.example.com")
+
+
+def test_without_mosquitto_the_banner_says_the_embedded_broker_is_open(tmp_path):
+    from iotserver.devrun.__main__ import plan_embedded_broker
+
+    plan = plan_embedded_broker(tmp_path, Path(PY).parent)
+
+    assert plan.open_broker
+    assert "OPEN BROKER" in plan.description and "without authentication" in plan.description
+    assert plan.url.startswith("mqtt://127.0.0.1:")
+
+
+@pytest.mark.django_db
+def test_the_own_broker_plan_writes_the_ingesters_account_before_the_broker_starts(tmp_path):
+    from iotserver.devrun.__main__ import INGEST_USER, plan_own_mosquitto
+
+    plan = plan_own_mosquitto(tmp_path, "/usr/sbin/mosquitto", PY)
+
+    passwd = (tmp_path / "mosquitto" / "passwd").read_text()
+    assert passwd.startswith(f"{INGEST_USER}:$7$")
+    ingest_url = plan.ingest_env["MQTT_URL"]
+    assert ingest_url.startswith(f"mqtt://{INGEST_USER}:") and "@127.0.0.1:" in ingest_url
+    assert "@" not in plan.url  # what every other child is given: the address only
+    assert [c.name for c in plan.children] == ["broker", "accounts"]
+    assert ingest_url.split("@")[0].split(":")[-1] not in " ".join(
+        arg for child in plan.children for arg in child.argv
+    )  # no password on a command line
