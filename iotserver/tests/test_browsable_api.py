@@ -306,6 +306,9 @@ def test_telemetry_role_without_sessions_accepts_the_cookie_for_the_browsable_ap
     env = role_env("telemetry", key_pair, tmp_path / "telemetry.sqlite3")
     migrated = run([str(REPO / "deploy" / "bin" / "migrate")], env)
     assert migrated.returncode == 0, migrated.stderr[-3000:]
+    # With DEBUG=0 the pages name hashed static files: the manifest must exist, as in the image.
+    collected = run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], env)
+    assert collected.returncode == 0, collected.stderr[-3000:]
     private = key_pair[0].read_text()
     good = _role_token(private, user_id=7, minutes=5)
     expired = _role_token(private, user_id=7, minutes=-5)
