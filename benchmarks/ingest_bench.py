@@ -6,7 +6,12 @@ Method (issue 4), all variants in one run, on this machine:
 
 1. Setup (not measured): a fresh PostgreSQL database ``iot_bench_ingest`` migrated with
    ``manage.py migrate``; a dedicated Mosquitto on a free port, in memory, with
-   ``max_queued_messages`` raised so nothing is dropped.
+   ``max_queued_messages`` raised so nothing is dropped. This private broker is anonymous
+   (``allow_anonymous true``), unlike every shipped configuration: the benchmark measures
+   the consumer pipeline against reference subscribers whose fresh client ids and sessions
+   per run it controls, and no device, account or ACL check takes part in it (the suite's
+   ``ingest`` scenario runs the same pre-load against a topology's authenticated broker,
+   with device accounts).
 2. For each variant and repeat: empty the readings; register the consumer's persistent
    session(s) (MQTT 5, ``clean_start=False``, QoS 1 subscription), disconnect; pre-load
    ``--messages`` readings of ~60 bytes at QoS 1 with ``mosquitto_pub -l`` (one process per
@@ -184,40 +189,54 @@ def drop_sessions(broker: Broker, client_ids: list[str]) -> None:
         client.loop_stop()
 
 
-def preload(broker: Broker, *, messages: int, topics: int, device: str) -> float:
-    """QoS 1 readings of ~60 bytes, one ``mosquitto_pub -l`` per topic; returns seconds."""
+def preload(
+    broker,
+    *,
+    messages: int,
+    topics: int,
+    device: str,
+    accounts: list[tuple[str, str]] | None = None,
+) -> float:
+    """QoS 1 readings of ~60 bytes, one ``mosquitto_pub -l`` per topic; returns seconds.
+
+    ``broker`` is anything with a loopback ``port``. Anonymous, on ``<device>/s<t>``; with
+    ``accounts`` (one device's name and password per topic: one account per connection, as
+    client ids are bound to user names) topic ``t`` is ``<name t>/s<t>``, published as that
+    device. The password goes to mosquitto_pub in its options file
+    (``$XDG_CONFIG_HOME/mosquitto_pub``), not on its command line."""
     started = time.monotonic()
     procs = []
+    options = tempfile.TemporaryDirectory(prefix="preload-")
     per_topic = messages // topics
+    if accounts is not None and len(accounts) != topics:
+        raise ValueError(f"preload: {topics} topics need {topics} accounts, got {len(accounts)}")
     for t in range(topics):
         lines = "".join(
             json.dumps({"value": seq, "ts": round(TS0 + seq / 1000, 3), "seq": seq}) + "\n"
             for seq in range(t * per_topic, (t + 1) * per_topic)
         )
-        proc = subprocess.Popen(
-            [
-                "mosquitto_pub",
-                "-p",
-                str(broker.port),
-                "-q",
-                "1",
-                "-M",
-                "20",
-                "-l",
-                "-t",
-                f"{device}/s{t}",
-                "-i",
-                f"preload-{device}-{t}",
-            ],
-            stdin=subprocess.PIPE,
-        )
+        argv = ["mosquitto_pub", "-p", str(broker.port), "-q", "1", "-M", "20", "-l"]
+        env = None
+        if accounts is None:
+            argv += ["-t", f"{device}/s{t}", "-i", f"preload-{device}-{t}"]
+        else:
+            name, password = accounts[t]
+            argv += ["-t", f"{name}/s{t}", "-i", name]
+            config = Path(options.name) / str(t)
+            config.mkdir(mode=0o700)
+            (config / "mosquitto_pub").write_text(f"-u {name}\n-P {password}\n")
+            env = os.environ | {"XDG_CONFIG_HOME": str(config)}
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, env=env)
         procs.append((proc, lines))
     for proc, lines in procs:
         proc.stdin.write(lines.encode())
         proc.stdin.close()
-    for proc, _ in procs:
-        if proc.wait(timeout=600) != 0:
-            raise RuntimeError("mosquitto_pub failed")
+    try:
+        for proc, _ in procs:
+            if proc.wait(timeout=600) != 0:
+                raise RuntimeError("mosquitto_pub failed")
+    finally:
+        options.cleanup()
     return time.monotonic() - started
 
 

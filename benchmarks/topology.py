@@ -13,14 +13,28 @@ owns it, generates an RS256 key pair into the state directory, starts gunicorn i
 shared-subscription group when there are several), optional Celery processes, and nginx
 from ``deploy/nginx/`` as a user process on a loopback port; it waits for every instance's
 ``/readyz`` and for the gateway, then writes ``state.json`` (pids, ports, urls) so that
-``down`` stops exactly the process groups it started. PostgreSQL, Redis and Mosquitto must
-already answer (TOPOLOGY_PG_URL, TOPOLOGY_REDIS_URL, MQTT_URL).
+``down`` stops exactly the process groups it started. PostgreSQL and Redis must already
+answer (TOPOLOGY_PG_URL, TOPOLOGY_REDIS_URL); the ``mosquitto`` binary must be installed.
+
+Each topology runs its own authenticated broker: the shipped ``deploy/mosquitto/mosquitto.conf``
+(``ingest.mosquitto``: anonymous clients refused, client ids bound to user names) on a free
+loopback port with its files in ``<state dir>/broker/``, and ``broker-auth``
+(``manage.py mqtt_auth_sync --watch`` on the telemetry database) keeping its password and ACL
+files in step with the device registry, as in docker compose. Every ingester logs in with its
+own account (``iotserver-ingest-<i>``, a random password in ``<state dir>/keys/``, handed to
+the process in its environment and never written to ``state.json`` or a log); web, auth and
+telemetry instances get ``MQTT_URL``/``MQTT_PUBLIC_URL`` without credentials, so
+``POST /devices`` answers this broker's address. Devices publish with the password
+``POST /devices`` returned (``Topology.device_register`` waits until the broker accepts it).
+There is no option for an external broker.
 
 From Python (benchmarks, tests)::
 
     with Topology.up("msa", replicas={"telemetry": 2}, supervise=True) as topo:
         topo.gateway_url            # http://127.0.0.1:<port>
         topo.kill("telemetry-1")    # SIGKILL its process group; the supervisor restarts it
+        topo.broker_url             # mqtt://127.0.0.1:<port>, no credentials
+        device = topo.device_register(token, "pi1")  # the 201 body: name, password, broker, ...
 """
 
 from __future__ import annotations
@@ -47,6 +61,8 @@ from pathlib import Path
 from string import Template
 from urllib.parse import urlsplit
 
+from ingest.mosquitto import MosquittoFiles, mosquitto_binary, mosquitto_config_local
+
 logger = logging.getLogger("benchmarks.topology")
 
 REPO = Path(__file__).resolve().parent.parent
@@ -66,11 +82,17 @@ UPSTREAM_HOSTS = {
     "msa": {"auth": "auth", "telemetry": "telemetry", "dashboard": "web"},
 }
 WEB_GROUPS = ("web", "auth", "telemetry")
+# The application's own processes (what a fault injection kills, what the suite measures);
+# the gateway, the broker and its account sync are infrastructure around them.
+APP_GROUPS = (*WEB_GROUPS, "ingest", "worker", "beat")
+BROKER_GROUPS = ("broker", "broker-auth")
+# Internal broker accounts start with "iotserver", a prefix no device may take.
+INGEST_ACCOUNT = "iotserver-ingest-{index}"
 # Inherited variables that would point a child at the caller's databases, keys or role.
 SCRUBBED_ENV = re.compile(
     r"^(DATABASE_URL|TELEMETRY_DATABASE_URL|TELEMETRY_BACKEND|MONGO_URL|JWT_.*|IOTSERVER_ROLE|"
     r"REDIS_URL|SECRET_KEY|DEBUG|NUM_PROXIES|ALLOWED_HOSTS|INGEST_.*|GUNICORN_.*|"
-    r"PROMETHEUS_MULTIPROC_DIR|prometheus_multiproc_dir|DJANGO_SETTINGS_MODULE)$"
+    r"PROMETHEUS_MULTIPROC_DIR|prometheus_multiproc_dir|DJANGO_SETTINGS_MODULE|MQTT_.*)$"
 )
 
 
@@ -80,7 +102,8 @@ class TopologyError(RuntimeError):
 
 @dataclass
 class Instance:
-    """One supervised process: a gunicorn instance, an ingester, a Celery process or nginx."""
+    """One supervised process: a gunicorn instance, an ingester, a Celery process, nginx, the
+    broker or its account sync (``broker-auth``)."""
 
     name: str
     group: str
@@ -152,6 +175,52 @@ def http_status(url: str, timeout: float = 2.0) -> int | None:
         return None
 
 
+def broker_login(
+    port: int, username: str | None, password: str | None, *, host: str = HOST
+) -> str | None:
+    """One MQTT 5 CONNECT: ``None`` when the broker accepts it, else its refusal reason."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    answered, outcome = threading.Event(), {}
+
+    def on_connect(client, userdata, flags, reason_code, properties):
+        outcome["refused"] = str(reason_code) if reason_code.is_failure else None
+        answered.set()
+
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=username or f"probe-{secrets.token_hex(4)}",
+        protocol=mqtt.MQTTv5,
+    )
+    if username is not None:
+        client.username_pw_set(username, password)
+    client.on_connect = on_connect
+    try:
+        client.connect(host, port, keepalive=10)
+    except OSError as exc:
+        return f"no connection: {exc}"
+    client.loop_start()
+    try:
+        if not answered.wait(5):
+            return "no CONNACK within 5 s"
+        return outcome["refused"]
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def broker_wait_accepts(port: int, username: str, password: str, *, timeout: float) -> None:
+    """Until the broker accepts ``username``'s login (its accounts follow the registry)."""
+    deadline = time.monotonic() + timeout
+    while (refused := broker_login(port, username, password)) is not None:
+        if time.monotonic() > deadline:
+            raise TopologyError(
+                f"the broker still refuses {username} after {timeout:.0f}s: {refused}"
+            )
+        time.sleep(0.2)
+
+
 def _tail(path: str, lines: int = 15) -> str:
     with contextlib.suppress(OSError):
         return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
@@ -181,9 +250,7 @@ class Topology:
     redis_url: str = field(
         default_factory=lambda: os.environ.get("TOPOLOGY_REDIS_URL", "redis://127.0.0.1:6379/13")
     )
-    mqtt_url: str = field(
-        default_factory=lambda: os.environ.get("MQTT_URL", "mqtt://127.0.0.1:1883")
-    )
+    broker_port: int = 0
     flush_redis: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
     ready_timeout: float = 60.0
@@ -237,6 +304,53 @@ class Topology:
     def state_file(self) -> Path:
         return self.state_dir / "state.json"
 
+    @property
+    def broker_url(self) -> str:
+        """The topology's broker, without credentials (what web instances and devices get)."""
+        return f"mqtt://{HOST}:{self.broker_port}"
+
+    @property
+    def broker_files(self) -> MosquittoFiles:
+        return MosquittoFiles(self.state_dir / "broker")
+
+    @property
+    def _ingest_passwords_file(self) -> Path:
+        return self.state_dir / "keys" / "mqtt_ingest.json"
+
+    def ingest_accounts(self) -> dict[str, str]:
+        """User name -> password of every ingester account (from the state directory)."""
+        try:
+            return json.loads(self._ingest_passwords_file.read_text())
+        except FileNotFoundError:
+            return {}
+
+    def _ingest_url(self, username: str) -> str:
+        password = self.ingest_accounts()[username]
+        return f"mqtt://{username}:{password}@{HOST}:{self.broker_port}"
+
+    def device_register(
+        self, token: str, name: str, *, kind: str = "native", timeout: float = 15.0
+    ) -> dict:
+        """``POST /devices`` through the gateway; the 201 body once the broker accepts the
+        device's login (the registry reaches the broker within about two seconds).
+
+        The check logs in as the device: with client ids bound to user names it would
+        disconnect a session of that device, so call it before the device connects."""
+        body = json.dumps({"name": name, "kind": kind}).encode()
+        request = urllib.request.Request(  # noqa: S310 (loopback)
+            f"{self.gateway_url}/devices",
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                device = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            raise TopologyError(f"POST /devices {name}: {exc.code} {exc.read()[:300]!r}") from None
+        broker_wait_accepts(self.broker_port, device["name"], device["password"], timeout=timeout)
+        return device
+
     def group(self, group: str) -> list[Instance]:
         return [i for i in self.instances.values() if i.group == group]
 
@@ -251,9 +365,20 @@ class Topology:
         self._plan()
         self._migrate()
         self._collectstatic()
+        self._write_broker_config()
+        # broker-auth writes the accounts before the broker starts, so that the ingesters
+        # log in at once; the web processes start meanwhile.
+        later = ("nginx", "broker", "ingest")
         for instance in self.instances.values():
-            if instance.group != "nginx":
+            if instance.group not in later:
                 self._spawn(instance)
+        self._write_state()
+        self.wait_ready("broker-auth")
+        self._spawn(self.instances["broker"])
+        self._write_state()
+        self.wait_ready("broker")
+        for instance in self.group("ingest"):
+            self._spawn(instance)
         self._write_state()
         for instance in self.instances.values():
             if instance.group != "nginx":
@@ -268,24 +393,23 @@ class Topology:
         return self
 
     def stop(self, *, drop_databases: bool = False, timeout: float = 15.0) -> None:
-        """SIGTERM every process group this topology started (nginx first), then SIGKILL."""
+        """SIGTERM every process group this topology started (nginx first), then SIGKILL;
+        the broker last, so that stopping ingesters still acknowledge what they committed."""
         self._stop_supervisor.set()
         if self._supervisor is not None:
             self._supervisor.join(timeout=5)
         with self._lock:
-            order = sorted(self.instances.values(), key=lambda i: i.group != "nginx")
-            for instance in order:
-                self._stopped.add(instance.name)
-                self._signal(instance, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            for instance in order:
-                while _alive(instance) and time.monotonic() < deadline:
-                    self._reap(instance)
-                    time.sleep(0.1)
-                if _alive(instance):
-                    logger.warning("%s did not stop within %.0fs: SIGKILL", instance.name, timeout)
-                    self._signal(instance, signal.SIGKILL)
-                self._reap(instance)
+            first = sorted(
+                (i for i in self.instances.values() if i.group != "broker"),
+                key=lambda i: i.group != "nginx",
+            )
+            for phase in (first, self.group("broker")):
+                for instance in phase:
+                    self._stopped.add(instance.name)
+                    self._signal(instance, signal.SIGTERM)
+                deadline = time.monotonic() + timeout
+                for instance in phase:
+                    self._wait_exit(instance, deadline)
         if drop_databases:
             self._drop_databases()
         with contextlib.suppress(OSError):
@@ -296,17 +420,22 @@ class Topology:
         with self._lock:
             self._signal(self.instances[name], sig)
 
+    def stop_instance(self, name: str, timeout: float = 15.0) -> None:
+        """Stop one instance (SIGTERM, then SIGKILL) and keep the supervisor from restarting
+        it until ``restart(name)``: an outage, e.g. of the broker."""
+        with self._lock:
+            instance = self.instances[name]
+            self._stopped.add(name)
+            self._signal(instance, signal.SIGTERM)
+            self._wait_exit(instance, time.monotonic() + timeout)
+
     def restart(self, name: str, *, wait: bool = True) -> Instance:
         """Start an instance again on the same port (after a kill); stops it first if alive."""
         with self._lock:
             instance = self.instances[name]
             if _alive(instance):
                 self._signal(instance, signal.SIGTERM)
-                deadline = time.monotonic() + 15
-                while _alive(instance) and time.monotonic() < deadline:
-                    self._reap(instance)
-                    time.sleep(0.1)
-                self._signal(instance, signal.SIGKILL)
+                self._wait_exit(instance, time.monotonic() + 15)
             self._reap(instance)
             self._stopped.discard(name)
             instance.restarts += 1
@@ -369,7 +498,9 @@ class Topology:
         for instance in self.instances.values():
             alive = _alive(instance)
             probe = None
-            if alive and instance.port:
+            if alive and instance.group == "broker":
+                probe = "mqtt" if _port_answers(HOST, instance.port or 0) else None
+            elif alive and instance.port:
                 path = {"nginx": "/gateway/healthz", "ingest": "/metrics"}.get(
                     instance.group, "/readyz"
                 )
@@ -405,7 +536,6 @@ class Topology:
         for label, url, default_port in (
             ("PostgreSQL (TOPOLOGY_PG_URL)", self.pg_url, 5432),
             ("Redis (TOPOLOGY_REDIS_URL)", self.redis_url, 6379),
-            ("MQTT broker (MQTT_URL)", self.mqtt_url, 1883),
         ):
             parts = urlsplit(url)
             host, port = parts.hostname or HOST, parts.port or default_port
@@ -413,6 +543,10 @@ class Topology:
                 raise TopologyError(f"{label}: nothing answers at {host}:{port}")
         if not shutil.which("nginx") and not Path("/usr/sbin/nginx").exists():
             raise TopologyError("nginx not found: apt-get install nginx (see .ci/system-packages)")
+        if mosquitto_binary() is None:
+            raise TopologyError(
+                "mosquitto not found: apt-get install mosquitto (see .ci/system-packages)"
+            )
 
     def _prepare_state_dir(self) -> None:
         if self.state_file.exists():
@@ -425,7 +559,8 @@ class Topology:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         # nginx's workers drop root privileges: they must be able to reach their temp dirs.
         self.state_dir.chmod(0o711)
-        for sub in ("logs", "prometheus"):
+        # "broker": a fresh broker per run, no sessions or accounts of an earlier one.
+        for sub in ("logs", "prometheus", "broker"):
             shutil.rmtree(self.state_dir / sub, ignore_errors=True)
             (self.state_dir / sub).mkdir()
         keys = self.state_dir / "keys"
@@ -452,6 +587,15 @@ class Topology:
         if not secret.exists():
             secret.write_text(secrets.token_urlsafe(50))
             secret.chmod(0o600)
+        # Fresh ingester accounts each time (the broker's files are new as well).
+        accounts = {
+            INGEST_ACCOUNT.format(index=i): secrets.token_urlsafe(24)
+            for i in range(1, self.replicas["ingest"] + 1)
+        }
+        self._ingest_passwords_file.unlink(missing_ok=True)
+        fd = os.open(self._ingest_passwords_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(accounts, handle)
 
     def _database_url(self, database: str) -> str:
         return f"{self.pg_url.rstrip('/')}/{database}"
@@ -502,7 +646,10 @@ class Topology:
                 "SECURE_HSTS_SECONDS": "0",
                 "NUM_PROXIES": "1",
                 "REDIS_URL": self.redis_url,
-                "MQTT_URL": self.mqtt_url,
+                # No credentials: web processes only probe the broker (a refused anonymous
+                # CONNECT proves it up); devices are told this address by POST /devices.
+                "MQTT_URL": self.broker_url,
+                "MQTT_PUBLIC_URL": self.broker_url,
                 "JWT_PUBLIC_KEY_FILE": str(keys / "jwt_public.pem"),
                 "GUNICORN_WORKERS": str(self.gunicorn_workers),
                 "GUNICORN_THREADS": str(self.gunicorn_threads),
@@ -552,9 +699,10 @@ class Topology:
         count = self.replicas["ingest"]
         for index in range(1, count + 1):
             env = self._role_env(ingest_role) | {
-                "INGEST_CLIENT_ID": f"{self.name}-ingest-{index}",
+                # The broker binds client ids to user names: the account's name is its id.
+                # Its MQTT_URL, with the password, is added only when it is spawned.
+                "INGEST_CLIENT_ID": INGEST_ACCOUNT.format(index=index),
                 "INGEST_TOPIC_FILTER": self.topic_filter,
-                # Sessions of a stopped topology should not pile up on a shared broker.
                 "INGEST_SESSION_EXPIRY_SECONDS": "60",
             }
             if count > 1:
@@ -570,6 +718,37 @@ class Topology:
                 "CELERY_BEAT_SCHEDULE_FILE": str(self.state_dir / "celerybeat-schedule")
             }
             add("beat", 1, [str(DEPLOY / "bin" / "beat")], env)
+        files = self.broker_files
+        self.broker_port = self.broker_port or free_port()
+        binary = mosquitto_binary() or "/usr/sbin/mosquitto"
+        self.instances["broker"] = Instance(
+            name="broker",
+            group="broker",
+            argv=[binary, "-c", str(files.config)],
+            env={},
+            log=str(logs / "broker.log"),
+            port=self.broker_port,
+        )
+        # The registry lives in the telemetry database; MQTT_INGEST_URLS (with the
+        # passwords) is added only when it is spawned.
+        self.instances["broker-auth"] = Instance(
+            name="broker-auth",
+            group="broker-auth",
+            argv=[
+                sys.executable,
+                "manage.py",
+                "mqtt_auth_sync",
+                "--watch",
+                "--password-file",
+                str(files.password_file),
+                "--acl-file",
+                str(files.acl_file),
+                "--reload-pid-file",
+                str(files.pid_file),
+            ],
+            env=self._role_env(ingest_role),
+            log=str(logs / "broker-auth.log"),
+        )
         nginx_dir = self.state_dir / "nginx"
         port = self.gateway_port or free_port()
         self.gateway_port = port
@@ -596,6 +775,10 @@ class Topology:
         role = "all" if self.kind == "monolith" else "auth"
         argv = [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"]
         self._run_manage(argv, role, "collectstatic")
+
+    def _write_broker_config(self) -> None:
+        """The shipped Mosquitto configuration on this topology's port and folder."""
+        mosquitto_config_local(folder=self.broker_files.folder, port=self.broker_port)
 
     def _write_gateway_config(self) -> None:
         nginx_dir = self.state_dir / "nginx"
@@ -643,8 +826,24 @@ class Topology:
         text = (DEPLOY / "nginx" / "upstreams" / f"{self.kind}.conf").read_text()
         return pattern.sub(servers, text)
 
+    def _secret_env(self, instance: Instance) -> dict[str, str]:
+        """Broker credentials, read from the state directory at each start of a process so
+        that they never appear in state.json."""
+        if instance.group == "ingest":
+            return {"MQTT_URL": self._ingest_url(instance.env["INGEST_CLIENT_ID"])}
+        if instance.group == "broker-auth":
+            urls = [self._ingest_url(user) for user in self.ingest_accounts()]
+            # Without ingesters: a placeholder internal account, so that the default
+            # (MQTT_URL, which has no user:password) is not taken.
+            fallback = f"mqtt://iotserver-none:{secrets.token_urlsafe(16)}@{HOST}:1"
+            return {"MQTT_INGEST_URLS": ",".join(urls) or fallback}
+        return {}
+
     def _spawn(self, instance: Instance) -> None:
-        env = {} if instance.group == "nginx" else self._base_env() | instance.env
+        if instance.group in ("nginx", "broker"):
+            env = {}
+        else:
+            env = self._base_env() | instance.env | self._secret_env(instance)
         with open(instance.log, "ab") as log:
             process = subprocess.Popen(
                 instance.argv,
@@ -660,6 +859,16 @@ class Topology:
         instance.pid, instance.start_time = process.pid, _proc_start_time(process.pid)
 
     def _is_ready(self, instance: Instance) -> bool:
+        if instance.group == "broker":
+            return _port_answers(HOST, instance.port or 0)
+        if instance.group == "broker-auth":
+            # Its first pass has written the files, every ingester account included.
+            files = self.broker_files
+            with contextlib.suppress(OSError):
+                users = {line.split(":", 1)[0] for line in files.password_file.read_text().split()}
+                written = files.acl_file.read_text().startswith("# Written by")
+                return written and set(self.ingest_accounts()) <= users
+            return False
         if instance.group == "nginx":
             if http_status(f"{self.gateway_url}/gateway/healthz") != 200:
                 return False
@@ -678,6 +887,16 @@ class Topology:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(instance.pid, sig)
 
+    def _wait_exit(self, instance: Instance, deadline: float) -> None:
+        """Wait for a signalled instance until ``deadline``, then SIGKILL its group."""
+        while _alive(instance) and time.monotonic() < deadline:
+            self._reap(instance)
+            time.sleep(0.1)
+        if _alive(instance):
+            logger.warning("%s did not stop in time: SIGKILL", instance.name)
+            self._signal(instance, signal.SIGKILL)
+        self._reap(instance)
+
     def _reap(self, instance: Instance) -> None:
         process = self._procs.get(instance.name)
         if process is not None and process.pid == instance.pid:
@@ -694,7 +913,8 @@ class Topology:
             "databases": self.databases,
             "pg_url": self.pg_url,
             "redis_url": self.redis_url,
-            "mqtt_url": self.mqtt_url,
+            "broker_port": self.broker_port,
+            "broker_url": self.broker_url,
             "instances": [asdict(i) | {"url": i.url} for i in self.instances.values()],
         }
         for row in data["instances"]:

@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import shlex
-import socket
 import statistics
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from benchmarks import telemetry_bench
-from benchmarks.topology import HOST, Topology, free_port
+from benchmarks.topology import BROKER_GROUPS, Topology
 
 logger = logging.getLogger("benchmarks.suite")
 
@@ -169,10 +168,34 @@ class Deployment:
     range_start: str = ""
     range_end: str = ""
     load: dict = field(default_factory=dict)
+    owner_token: str = ""
 
     @property
     def kind(self) -> str:
         return self.topology.kind
+
+    def devices_register(self, prefix: str, count: int) -> list[tuple[str, str]]:
+        """``count`` devices ``<prefix>-<i>`` (one broker account per publishing connection),
+        as (user name, password) once the broker accepts them. Their owner is a second user,
+        so that the bench user's topic list (``/iot`` in the mix) stays the loaded topics."""
+        if not self.owner_token:
+            gateway = self.topology.gateway_url
+            suffix = uuid.uuid4().hex[:8]
+            email, password = f"devices-{suffix}@example.com", f"Zq7-{uuid.uuid4().hex}"
+            body = {"email": email, "username": f"devices{suffix}", "password": password}
+            status, answer = http_json("POST", f"{gateway}/auth/register", body)
+            if status != 201:
+                raise RuntimeError(f"register: {status} {answer}")
+            body = {"email": email, "password": password}
+            status, answer = http_json("POST", f"{gateway}/auth/login", body)
+            if status != 200:
+                raise RuntimeError(f"login: {status} {answer}")
+            self.owner_token = answer["auth_token"]
+        devices = []
+        for index in range(count):
+            device = self.topology.device_register(self.owner_token, f"{prefix}-{index}")
+            devices.append((device["username"], device["password"]))
+        return devices
 
     def telemetry_dsn(self) -> str:
         databases = self.topology.databases
@@ -324,8 +347,12 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 def topology_cpu(topo: Topology, groups: tuple[str, ...] | None = None) -> float:
+    """CPU of the topology's processes (default: all but the broker and its account sync,
+    which, like PostgreSQL and Redis, are infrastructure the figures leave out)."""
     pids = []
     for instance in topo.instances.values():
+        if groups is None and instance.group in BROKER_GROUPS:
+            continue
         if instance.pid and (groups is None or instance.group in groups):
             pids += process_group_pids(instance.pid)
     return cpu_seconds(pids)
@@ -346,10 +373,11 @@ def process_memory(pid: int) -> dict:
 
 
 def topology_memory(topo: Topology) -> dict:
-    """Per instance (its whole process group) and per topology: RSS and PSS in MB."""
+    """Per instance (its whole process group) and per topology: RSS and PSS in MB; the broker
+    and its account sync are left out, like PostgreSQL and Redis."""
     instances = {}
     for name, instance in topo.instances.items():
-        if not instance.pid:
+        if not instance.pid or instance.group in BROKER_GROUPS:
             continue
         procs = [process_memory(pid) for pid in process_group_pids(instance.pid)]
         instances[name] = {
@@ -492,54 +520,3 @@ class MemorySampler:
         self._thread.join(timeout=30)
         if self.peak is None:
             self.peak = topology_memory(self.topo)
-
-
-class Broker:
-    """A private Mosquitto on a free loopback port: the suite's MQTT traffic and outages touch
-    no other user of the machine's broker. Persistence on, so a stop (SIGTERM) keeps queued
-    QoS 1 messages and sessions for the restart."""
-
-    def __init__(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        # A fresh broker per run: a previous run's sessions must not be restored into this one.
-        (directory / "mosquitto.db").unlink(missing_ok=True)
-        self.directory = directory
-        self.port = free_port()
-        self.url = f"mqtt://{HOST}:{self.port}"
-        self.conf = directory / "mosquitto.conf"
-        self.conf.write_text(
-            f"listener {self.port} {HOST}\n"
-            "allow_anonymous true\n"
-            "persistence true\n"
-            f"persistence_location {directory}/\n"
-            "autosave_interval 1\n"
-            "max_queued_messages 1000000\n"
-            "max_inflight_messages 0\n"
-            f"user {os.environ.get('USER') or 'root'}\n"
-        )
-        self.process: subprocess.Popen | None = None
-        self.start()
-
-    def start(self) -> None:
-        log = open(self.directory / "mosquitto.log", "ab")  # noqa: SIM115 (child keeps it)
-        self.process = subprocess.Popen(
-            ["mosquitto", "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT
-        )
-        log.close()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection((HOST, self.port), 0.5):
-                return
-            time.sleep(0.05)
-        raise RuntimeError(f"mosquitto did not listen on {self.port}")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=15)
-
-    def __enter__(self) -> Broker:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()

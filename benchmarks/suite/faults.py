@@ -6,7 +6,7 @@ each under the same steady client and MQTT publisher:
 1. kills: every few seconds (random interval) SIGKILL one random application instance (web,
    auth, telemetry or ingest; not the gateway, which has no replica in either deployment);
    each instance's downtime is measured from the kill until it is ready again;
-2. broker: the (private) Mosquitto is stopped for a while, then started again;
+2. broker: the topology's own Mosquitto is stopped for a while, then started again;
 3. database: the telemetry database refuses connections for a while
    (``ALLOW_CONNECTIONS false`` and its sessions terminated: a database outage that leaves the
    machine's shared PostgreSQL server running for everyone else).
@@ -14,7 +14,9 @@ each under the same steady client and MQTT publisher:
 The steady client sends reads (85% latest, 15% topic list) at a fixed rate from a few
 threads; a failed request (connection error, timeout, or 5xx) is retried once after 0.5 s,
 so each request gives a success without retry and a success with one retry. The publisher
-sends sequenced QoS 1 readings throughout; at the end every sequence number must be stored.
+sends sequenced QoS 1 readings throughout, as a device registered with ``POST /devices``
+and logged in with its password (the broker is authenticated); at the end every sequence
+number must be stored.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ import contextlib
 import http.client
 import json
 import random
-import tempfile
 import threading
 import time
 import uuid
@@ -34,8 +35,8 @@ import psycopg2
 from paho.mqtt.enums import CallbackAPIVersion
 
 from benchmarks import sla
-from benchmarks.suite.common import Broker, Params, Progress, deployment
-from benchmarks.topology import HOST, http_status
+from benchmarks.suite.common import Params, Progress, deployment
+from benchmarks.topology import APP_GROUPS, BROKER_GROUPS, HOST, http_status
 
 REPLICAS = {
     "monolith": {"web": 2, "ingest": 1},
@@ -124,20 +125,22 @@ class SteadyClient:
 
 
 class SequencedPublisher:
-    """QoS 1 readings numbered 0, 1, 2, ... at a fixed rate, each with its own ``ts``."""
+    """QoS 1 readings numbered 0, 1, 2, ... at a fixed rate, each with its own ``ts``,
+    published as ``device`` (its broker account; the client id is its name)."""
 
-    def __init__(self, broker: Broker, device: str, rate: float) -> None:
+    def __init__(self, port: int, device: str, password: str, rate: float) -> None:
         self.device, self.rate = device, rate
         self.t0 = time.time()
         self.sent: dict[int, mqtt.MQTTMessageInfo] = {}
         self.first_sent_at: dict[int, float] = {}  # monotonic time of the first publish
         self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"{device}-pub", clean_session=False
+            CallbackAPIVersion.VERSION2, client_id=device, clean_session=False
         )
+        self.client.username_pw_set(device, password)
         self.client.max_queued_messages_set(0)
         self.client.max_inflight_messages_set(100)
         self.client.reconnect_delay_set(0.2, 2)
-        self.client.connect(HOST, broker.port)
+        self.client.connect(HOST, port)
         self.client.loop_start()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
@@ -255,23 +258,19 @@ def run(params: Params, progress: Progress) -> dict:
         "retry_delay_s": RETRY_DELAY_S,
         "kinds": {},
     }
-    state = Path(tempfile.gettempdir()) / f"{params.name}-faults"
     for kind in ("monolith", "msa"):
-        with (
-            Broker(state / kind) as broker,
-            deployment(params, kind, REPLICAS[kind], supervise=True, mqtt_url=broker.url) as dep,
-        ):
+        with deployment(params, kind, REPLICAS[kind], supervise=True) as dep:
             progress.step(f"faults {kind}: up in {dep.load['up_s']} s")
-            out["kinds"][kind] = _run_kind(params, progress, dep, broker)
+            out["kinds"][kind] = _run_kind(params, progress, dep)
     return out
 
 
-def _run_kind(params: Params, progress: Progress, dep, broker: Broker) -> dict:
+def _run_kind(params: Params, progress: Progress, dep) -> dict:
     topo = dep.topology
     rng = random.Random(params.seed)
-    device = f"suitefault{uuid.uuid4().hex[:8]}"
+    ((device, password),) = dep.devices_register(f"suitefault{uuid.uuid4().hex[:8]}", 1)
     client = SteadyClient(topo.gateway_port, dep.token, dep.topics, params.fault_rate)
-    publisher = SequencedPublisher(broker, device, params.fault_publish_rate)
+    publisher = SequencedPublisher(topo.broker_port, device, password, params.fault_publish_rate)
     client.start()
     publisher.start()
     result: dict = {"phases": {}}
@@ -283,7 +282,7 @@ def _run_kind(params: Params, progress: Progress, dep, broker: Broker) -> dict:
         started = time.monotonic()
         deadline = started + params.fault_window_s
         downtimes: list[dict] = []
-        targets = [n for n, i in topo.instances.items() if i.group != "nginx"]
+        targets = [n for n, i in topo.instances.items() if i.group in APP_GROUPS]
         while True:
             wait = rng.uniform(*params.fault_kill_every_s)
             if time.monotonic() + wait >= deadline:
@@ -306,9 +305,9 @@ def _run_kind(params: Params, progress: Progress, dep, broker: Broker) -> dict:
         ingesters = [n for n, i in topo.instances.items() if i.group == "ingest"]
         subscribed = {n: _subscriptions(topo, n) for n in ingesters}
         started = time.monotonic()
-        broker.stop()
+        topo.stop_instance("broker")  # SIGTERM: a clean stop, sessions persisted
         time.sleep(params.fault_outage_s)
-        broker.start()
+        topo.restart("broker")  # same port, same files; returns once it listens
         broker_up = time.monotonic()
         broker_down = broker_up - started
         # Mosquitto 2.0 does not restore shared subscriptions from persistence: until every
@@ -378,7 +377,9 @@ def _run_kind(params: Params, progress: Progress, dep, broker: Broker) -> dict:
             lo, hi = gap_window
             in_gap = [s for s in missing if lo <= publisher.first_sent_at[s] <= hi]
             result["readings"]["lost_published_from_broker_stop_to_resubscribed"] = len(in_gap)
-    result["restarts"] = {name: i.restarts for name, i in topo.instances.items()}
+    result["restarts"] = {
+        name: i.restarts for name, i in topo.instances.items() if i.group not in BROKER_GROUPS
+    }
     result["prediction"] = predict(dep.kind, topo, result["phases"])
     progress.step(
         f"faults {dep.kind}: readings lost {result['readings']['lost']} of {published['published']}"
@@ -390,7 +391,7 @@ def predict(kind: str, topo, phases: dict) -> dict:
     """The series/parallel formula fed with each instance's measured availability."""
     kills = phases["kills"]
     window = kills["window_s"]
-    per_instance = {name: 0.0 for name, i in topo.instances.items() if i.group != "nginx"}
+    per_instance = {name: 0.0 for name, i in topo.instances.items() if i.group in APP_GROUPS}
     for kill in kills["kills"]:
         per_instance[kill["instance"]] += kill["downtime_s"]
     availability = {n: sla.availability_from_downtime(d, window) for n, d in per_instance.items()}

@@ -3,22 +3,22 @@
 
 Each run publishes sequenced readings (``{"value", "ts", "seq"}``, so a redelivery is stored
 once) with one ``mosquitto_pub -l`` per topic (``benchmarks.ingest_bench.preload``: C, not
-Python), to a private broker, and polls the count of stored rows; readings/s is the count
-over the time from the first publish to the last stored row.
+Python), to the topology's own authenticated broker, and polls the count of stored rows;
+readings/s is the count over the time from the first publish to the last stored row. Each
+publisher is a device of its own (one account per connection: the broker binds client ids
+to user names), registered with ``POST /devices`` before the run, not timed.
 """
 
 from __future__ import annotations
 
-import tempfile
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import psycopg2
 
 from benchmarks import ingest_bench
-from benchmarks.suite.common import Broker, Params, Progress, deployment, wrk
+from benchmarks.suite.common import Params, Progress, deployment, wrk
 
 REPLICAS = {
     "monolith": {"web": 3},
@@ -31,9 +31,10 @@ def steps_total(params: Params) -> int:
 
 
 def stored(dsn: str, device: str) -> int:
+    """Rows of the run's devices (``<device>-<t>``)."""
     with psycopg2.connect(dsn) as conn, conn.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM telemetry_reading WHERE topic LIKE %s", [f"{device}.%"]
+            "SELECT count(*) FROM telemetry_reading WHERE topic LIKE %s", [f"{device}-%"]
         )
         (count,) = cursor.fetchone()
     conn.close()
@@ -47,27 +48,27 @@ def run(params: Params, progress: Progress) -> dict:
         "background_connections": params.background_connections,
         "kinds": {},
     }
-    state = Path(tempfile.gettempdir()) / f"{params.name}-broker"
     for kind in ("monolith", "msa"):
         rows = []
         for count in params.ingesters:
-            with Broker(state / f"{kind}-{count}") as broker:
-                replicas = REPLICAS[kind] | {"ingest": count}
-                with deployment(params, kind, replicas, mqtt_url=broker.url) as dep:
-                    rows.append(_measure(params, dep, broker, count))
-                    row = rows[-1]
-                    progress.step(
-                        f"ingest {kind} x{count}: {row['readings_per_s']:.0f} readings/s, "
-                        f"{row['stored']}/{row['published']} stored, API "
-                        f"{row['api']['rps']:.0f} req/s"
-                    )
+            replicas = REPLICAS[kind] | {"ingest": count}
+            with deployment(params, kind, replicas) as dep:
+                rows.append(_measure(params, dep, count))
+                row = rows[-1]
+                progress.step(
+                    f"ingest {kind} x{count}: {row['readings_per_s']:.0f} readings/s, "
+                    f"{row['stored']}/{row['published']} stored, API "
+                    f"{row['api']['rps']:.0f} req/s"
+                )
         out["kinds"][kind] = rows
     return out
 
 
-def _measure(params: Params, dep, broker: Broker, count: int) -> dict:
+def _measure(params: Params, dep, count: int) -> dict:
     device = f"suiteing{uuid.uuid4().hex[:8]}"
     dsn = dep.telemetry_dsn()
+    topo = dep.topology
+    accounts = dep.devices_register(device, params.ingest_publishers)
     # The API mix runs for a fixed time that covers the ingest run at the expected rates.
     duration = max(params.duration_s * 2, 12)
     background: dict = {}
@@ -87,10 +88,11 @@ def _measure(params: Params, dep, broker: Broker, count: int) -> dict:
     publisher = threading.Thread(
         target=lambda: publish.update(
             seconds=ingest_bench.preload(
-                broker,
+                topo.instances["broker"],
                 messages=params.ingest_readings,
                 topics=params.ingest_publishers,
                 device=device,
+                accounts=accounts,
             )
         ),
         daemon=True,

@@ -2,6 +2,8 @@
 
 Slow (each topology starts a dozen processes): marked ``topology``; deselect with
 ``-m "not topology"``. Needs PostgreSQL, Redis, Mosquitto and nginx on this machine.
+Each topology runs its own authenticated broker; devices publish with the credentials
+``POST /devices`` returned.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jwt
 import paho.mqtt.client as mqtt
@@ -28,7 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from paho.mqtt.enums import CallbackAPIVersion
 
-from benchmarks.topology import Topology, TopologyError, parse_replicas
+from benchmarks.topology import Topology, TopologyError, broker_login, parse_replicas
 
 REPO = Path(__file__).resolve().parents[2]
 # Each topology gets its own Redis database, flushed at start: throttle counters of one run
@@ -78,7 +81,7 @@ def _start(kind: str, tmp_path_factory, **options) -> Topology:
         topology.start(supervise=True)
     except TopologyError as exc:
         topology.stop(drop_databases=True)
-        if "nothing answers" in str(exc) or "nginx not found" in str(exc):
+        if any(s in str(exc) for s in ("nothing answers", "nginx not found", "mosquitto not")):
             pytest.skip(str(exc))
         raise
     return topology
@@ -100,23 +103,40 @@ def msa(tmp_path_factory):
     topology.stop(drop_databases=True)
 
 
-def _publish(topic: str, payload: str) -> None:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"topo-test-{uuid.uuid4().hex}")
-    client.connect("127.0.0.1", 1883)
-    client.loop_start()
-    try:
-        client.publish(topic, payload, qos=1).wait_for_publish(timeout=5)
-    finally:
-        client.loop_stop()
-        client.disconnect()
+class Device:
+    """An MQTT connection logged in as a device, with what ``POST /devices`` returned."""
+
+    def __init__(self, body: dict, timeout: float = 15.0) -> None:
+        broker = urlsplit(body["broker"])
+        self.accepted = threading.Event()
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=body["username"], protocol=mqtt.MQTTv5
+        )
+        self.client.username_pw_set(body["username"], body["password"])
+        self.client.on_connect = lambda c, u, f, rc, p: rc.is_failure or self.accepted.set()
+        self.client.reconnect_delay_set(0.2, 1)
+        self.client.connect(broker.hostname, broker.port)
+        self.client.loop_start()
+        # The registry reaches the broker within about two seconds: until then it refuses.
+        if not self.accepted.wait(timeout):
+            self.close()
+            raise AssertionError(f"the broker did not accept {body['username']} in {timeout}s")
+
+    def publish(self, topic: str, payload: str) -> None:
+        self.client.publish(topic, payload, qos=1).wait_for_publish(timeout=5)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
 
 
 def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def end_to_end(gateway: str) -> dict:
-    """Register, log in, create a device, publish over MQTT, read it back, refresh, log out."""
+def end_to_end(gateway: str, topology: Topology) -> dict:
+    """Register, log in, create a device, publish over MQTT with the device's credentials
+    from the 201 body, read it back, refresh, log out."""
     suffix = uuid.uuid4().hex[:10]
     email, password = f"user-{suffix}@example.com", f"correct-horse-{suffix}"
     response = post(
@@ -132,7 +152,10 @@ def end_to_end(gateway: str) -> dict:
     device = f"dev{suffix}"
     response = post(f"{gateway}/devices", {"name": device}, headers=_bearer(access))
     assert response.status_code == 201, response.text
-    assert response.json()["name"] == device
+    created = response.json()
+    assert created["name"] == created["username"] == device
+    assert created["broker"] == topology.broker_url  # this topology's broker, no credentials
+    assert created["publish"] == [f"{device}/#"] and created["password"]
 
     # A reading with its own ts is stored once however often it is sent, so resending until
     # the ingester (which may still be settling its subscription) has it is safe.
@@ -140,12 +163,16 @@ def end_to_end(gateway: str) -> dict:
     payload = json.dumps({"value": 21.5, "ts": stamp.isoformat()})
     topic = f"{device}.temp"
     latest = None
-    for _ in range(30):
-        _publish(f"{device}/temp", payload)
-        latest = get(f"{gateway}/iot/{topic}/latest", headers=_bearer(access))
-        if latest.status_code == 200 and latest.json()["data"]:
-            break
-        time.sleep(1)
+    publisher = Device(created)
+    try:
+        for _ in range(30):
+            publisher.publish(f"{device}/temp", payload)
+            latest = get(f"{gateway}/iot/{topic}/latest", headers=_bearer(access))
+            if latest.status_code == 200 and latest.json()["data"]:
+                break
+            time.sleep(1)
+    finally:
+        publisher.close()
     assert latest is not None and latest.status_code == 200, latest.text
     assert latest.json() == {
         "topic": topic,
@@ -193,15 +220,29 @@ def _foreign_token() -> str:
 
 
 def test_monolith_end_to_end_through_the_gateway(monolith):
-    end_to_end(monolith.gateway_url)
+    end_to_end(monolith.gateway_url, monolith)
 
 
 def test_msa_end_to_end_through_the_gateway(msa):
-    end_to_end(msa.gateway_url)
+    end_to_end(msa.gateway_url, msa)
+
+
+def test_the_topologys_broker_refuses_anonymous_clients_and_wrong_passwords(msa):
+    assert broker_login(msa.broker_port, None, None) == "Not authorized"
+    ingester = next(iter(msa.ingest_accounts()))
+    assert broker_login(msa.broker_port, ingester, "wrong") == "Not authorized"
+    # Each ingester logged in with its own account; the web processes hold no credentials,
+    # and nothing the topology writes outside keys/ holds an ingester's password.
+    for instance in msa.group("ingest"):
+        assert f"as {instance.env['INGEST_CLIENT_ID']} " in Path(instance.log).read_text()
+    assert urlsplit(msa._base_env()["MQTT_URL"]).password is None
+    written = [msa.state_file, *Path(msa.state_dir, "logs").iterdir()]
+    for password in msa.ingest_accounts().values():
+        assert not any(password in path.read_text(errors="replace") for path in written)
 
 
 def test_msa_telemetry_accepts_the_auth_services_token_and_refuses_a_foreign_key(msa):
-    flow = end_to_end(msa.gateway_url)
+    flow = end_to_end(msa.gateway_url, msa)
     for instance in msa.group("telemetry"):
         # Straight to each telemetry instance: no gateway, no call to the auth service.
         mine = get(f"{instance.url}/devices", headers=_bearer(flow["access"]))
@@ -281,7 +322,7 @@ def test_metrics_of_an_instance_add_up_all_its_workers(msa):
 
 
 def test_killing_a_telemetry_instance_loses_no_retryable_request(msa):
-    flow = end_to_end(msa.gateway_url)
+    flow = end_to_end(msa.gateway_url, msa)
     victim = msa.instances["telemetry-1"]
     old_pid = victim.pid
     statuses: list[int] = []
@@ -330,7 +371,7 @@ def test_cli_up_status_down(tmp_path):
         assert up.returncode == 0, up.stderr[-3000:]
         data = json.loads((state / "state.json").read_text())
         names = {i["name"] for i in data["instances"]}
-        assert names == {"auth-1", "telemetry-1", "ingest-1", "nginx"}
+        assert names == {"auth-1", "telemetry-1", "ingest-1", "nginx", "broker", "broker-auth"}
         status = subprocess.run([*base, "status", "--state-dir", str(state)], cwd=REPO, env=env,
                                 capture_output=True, text=True, timeout=60)  # fmt: skip
         assert status.returncode == 0, status.stdout
