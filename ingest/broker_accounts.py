@@ -16,6 +16,7 @@ neither be rebuilt from the registry nor take a device created while the broker 
 from __future__ import annotations
 
 import base64
+import functools
 import hmac
 import logging
 import os
@@ -211,12 +212,16 @@ def _existing_hash(path: Path, username: str, password: str) -> str | None:
         return None
     for line in path.read_text().splitlines():
         name, _, stored = line.partition(":")
-        if name != username:
-            continue
-        try:
-            salt = base64.b64decode(stored.split("$")[3], validate=True)
-        except (IndexError, ValueError):
-            return None
-        if hmac.compare_digest(mqtt_password_hash(password=password, salt=salt), stored):
-            return stored
+        if name == username:
+            return stored if _verifies(password, stored) else None
     return None
+
+
+@functools.lru_cache(maxsize=64)
+def _verifies(password: str, stored: str) -> bool:
+    """PBKDF2 once per (password, hash), not on every pass of the once-a-second loop."""
+    try:
+        salt = base64.b64decode(stored.split("$")[3], validate=True)
+    except (IndexError, ValueError):
+        return False
+    return hmac.compare_digest(mqtt_password_hash(password=password, salt=salt), stored)
