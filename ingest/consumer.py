@@ -15,7 +15,7 @@ import struct
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,11 +28,19 @@ from paho.mqtt.client import PUBACK
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ingest.metrics import IngestStats
-from ingest.parsing import IgnoredTopic, PayloadError, message_parse
+from ingest.parsing import IgnoredTopic, MessageReader, PayloadError
 from ingest.readahead import ReadAheadClient
-from telemetry.records import TOPIC_MAX_LENGTH, AppendResult, DeadLetterIn, ReadingIn
+from telemetry.records import (
+    TOPIC_MAX_LENGTH,
+    AppendResult,
+    DeadLetterIn,
+    DeviceEventIn,
+    DeviceProfile,
+    ReadingIn,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,12 +60,17 @@ class ShutdownIncomplete(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class Parsed:
-    """One message as the writer stores it: its readings or its dead letter, and its raw
-    payload (the dead letter's, should the storage refuse the readings)."""
+    """One message as the writer stores it: its readings or its dead letter, its raw
+    payload (the dead letter's, should the storage refuse the readings), the availability
+    events it carried, and whether the broker replayed it as a retained message (``rx``:
+    its receive time; its readings without a time of their own are stamped from it)."""
 
     readings: tuple[ReadingIn, ...]
     dead: tuple[DeadLetterIn, ...]
     payload: bytes
+    events: tuple[DeviceEventIn, ...] = ()
+    retained: bool = False
+    rx: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +120,7 @@ class Inbound(NamedTuple):
     payload: bytes
     received_us: int
     generation: int
+    retain: bool = False
 
 
 def broker_address(url: str) -> tuple[str, int, str | None, str | None, bool]:
@@ -131,6 +145,14 @@ def _default_append() -> tuple[Callable[..., AppendResult], type[Exception], typ
     from telemetry.services import StorageError, StorageRefused, reading_bulk_append
 
     return reading_bulk_append, StorageError, StorageRefused
+
+
+def _default_registry() -> tuple[
+    Callable[[Collection[str]], Mapping[str, DeviceProfile]], Callable[[Collection[str]], set[str]]
+]:
+    from telemetry.selectors import device_profiles, topics_known
+
+    return (lambda names: device_profiles(names=names)), (lambda names: topics_known(names=names))
 
 
 class _NeverRaised(Exception):
@@ -197,6 +219,8 @@ class MqttIngester:
         storage_error: type[Exception] | None = None,
         storage_refused: type[Exception] | None = None,
         heartbeat: Callable[..., None] | None = None,
+        profiles: Callable[[Collection[str]], Mapping[str, DeviceProfile]] | None = None,
+        topics_known: Callable[[Collection[str]], set[str]] | None = None,
     ) -> None:
         self.options = options
         self.stop_event = stop_event or threading.Event()
@@ -205,6 +229,13 @@ class MqttIngester:
             storage_error = storage_error or default_error
             storage_refused = storage_refused or default_refused
             heartbeat = heartbeat or _default_heartbeat()
+            default_profiles, default_known = _default_registry()
+            profiles = profiles or default_profiles
+            topics_known = topics_known or default_known
+        # Which series already hold readings: a replayed retained state is stored only for
+        # a series that has none (an injected append means a test: every series is new).
+        self._topics_known = topics_known or (lambda names: set())
+        self._reader = MessageReader(max_payload_bytes=options.max_payload_bytes, profiles=profiles)
         # Reports this ingester to the status page (an injected append means a test: none).
         self._heartbeat_record = heartbeat
         self.started_at = datetime.now(UTC)
@@ -283,7 +314,14 @@ class MqttIngester:
             flags.session_present,
             self.options.subscription,
         )
-        client.subscribe(self.options.subscription, qos=1)
+        if self.options.protocol == "3.1.1":
+            client.subscribe(self.options.subscription, qos=1)
+            return
+        # Retain Handling 1: the broker replays retained messages only to a new subscription,
+        # not each time a persistent session resubscribes (MQTT 5, 3.8.3.1).
+        client.subscribe(
+            self.options.subscription, options=SubscribeOptions(qos=1, retainHandling=1)
+        )
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         failed = [rc for rc in reason_codes if rc.is_failure]
@@ -318,6 +356,7 @@ class MqttIngester:
                 message.payload,
                 time.time_ns() // 1000,
                 self._generation,
+                message.retain,
             )
         )
 
@@ -441,57 +480,110 @@ class MqttIngester:
             self.inbox.wait(min(remaining, 0.1))
 
     def _parse(self, batch: list[Inbound]) -> list[Parsed]:
-        """What each message of the batch becomes: readings, or a dead letter."""
+        """What each message of the batch becomes: readings and events, or a dead letter."""
         out: list[Parsed] = []
-        max_payload = self.options.max_payload_bytes
         keep = self.options.dead_letter_max_bytes
-        last = self._last_rx_us
+        reader = self._reader
+        topics: list[str | None] = []
         for item in batch:
+            try:
+                topics.append(item.topic.decode("utf-8"))
+            except UnicodeDecodeError:
+                topics.append(None)
+        reader.prefetch([t for t in topics if t is not None])
+        last = self._last_rx_us
+        skipped = ignored = 0
+        for item, topic in zip(batch, topics, strict=True):
             # Strictly increasing receive times, so readings without ts never collide.
             rx_us = item.received_us if item.received_us > last else last + 1
             received_at = _EPOCH + timedelta(microseconds=rx_us)
-            try:
-                topic = item.topic.decode("utf-8")
-            except UnicodeDecodeError:
-                topic = item.topic.decode("utf-8", "replace")
-                reason = "topic is not UTF-8"
-                letter = DeadLetterIn(
-                    topic[:TOPIC_MAX_LENGTH], item.payload[:keep], reason, received_at
-                )
+            if topic is None:
+                shown = item.topic.decode("utf-8", "replace")[:TOPIC_MAX_LENGTH]
+                letter = DeadLetterIn(shown, item.payload[:keep], "topic is not UTF-8", received_at)
                 out.append(Parsed((), (letter,), item.payload))
                 last = rx_us
                 continue
+            count = 1
             try:
-                parsed = message_parse(
-                    mqtt_topic=topic,
-                    payload=item.payload,
-                    received_at=received_at,
-                    max_payload_bytes=max_payload,
+                decoded = reader.read(
+                    mqtt_topic=topic, payload=item.payload, received_at=received_at
                 )
             except PayloadError as exc:
                 letter = DeadLetterIn(
                     topic[:TOPIC_MAX_LENGTH], item.payload[:keep], str(exc), received_at
                 )
                 out.append(Parsed((), (letter,), item.payload))
-                parsed = ()
             except IgnoredTopic:
-                self.stats.add("ignored")
-                parsed = ()
+                ignored += 1
             else:
-                out.append(Parsed(tuple(parsed), (), item.payload))
-            last = rx_us + max(len(parsed), 1) - 1
+                skipped += decoded.skipped
+                count = max(len(decoded.readings), 1)
+                if decoded.readings or decoded.events:
+                    out.append(
+                        Parsed(
+                            tuple(decoded.readings),
+                            (),
+                            item.payload,
+                            tuple(decoded.events),
+                            item.retain,
+                            received_at,
+                        )
+                    )
+            last = rx_us + count - 1
         self._last_rx_us = last
+        if ignored:
+            self.stats.add("ignored", ignored)
+        if skipped:
+            self.stats.add("skipped", skipped)
         return out
+
+    def _retained_filter(self, parsed: Sequence[Parsed]) -> list[ReadingIn]:
+        """The batch's readings, less those of replayed retained messages that are the last
+        known state of a series already holding readings (no time of their own: stamped at
+        or after their receive time). A retained reading with its own time is kept: storing
+        it again is a duplicate the idempotent write absorbs."""
+        replayed = {
+            r.topic
+            for p in parsed
+            if p.retained and p.rx is not None
+            for r in p.readings
+            if r.ts >= p.rx
+        }
+        if not replayed:
+            return [r for p in parsed for r in p.readings]
+        try:
+            known = self._topics_known(replayed)
+        except self._storage_error:
+            raise
+        except Exception as exc:  # the registry read failed: retry the batch like a write
+            raise self._storage_error(f"series lookup failed: {exc}") from exc
+        readings: list[ReadingIn] = []
+        dropped = 0
+        for p in parsed:
+            if p.retained and p.rx is not None:
+                for r in p.readings:
+                    if r.ts >= p.rx and r.topic in known:
+                        dropped += 1
+                    else:
+                        readings.append(r)
+            else:
+                readings.extend(p.readings)
+        if dropped:
+            self.stats.add("retained_skipped", dropped)
+        return readings
 
     def _write(self, parsed: Sequence[Parsed], *, deadline: float | None) -> AppendResult:
         """Commit the batch; retry while the storage fails, isolate what it refuses."""
         readings = [r for p in parsed for r in p.readings]
         dead = [d for p in parsed for d in p.dead]
+        events = [e for p in parsed for e in p.events]
+        extra = {"events": events} if events else {}
         delay = 0.5
         while True:
             _close_stale_connections()
             try:
-                return self._append(readings=readings, dead_letters=dead)
+                readings = self._retained_filter(parsed)
+                return self._append(readings=readings, dead_letters=dead, **extra)
             except self._storage_refused as exc:
                 logger.warning(
                     "storage refused a batch of %d messages (%s); isolating the offending ones",
@@ -533,8 +625,11 @@ class MqttIngester:
                 dead_lettered=sum(r.dead_lettered for r in results),
             )
         (alone,) = parsed
-        if not alone.readings:
+        if not alone.readings and alone.dead:
             return self._dead_letter_last_resort(alone)
+        if not alone.readings:  # availability events alone: nothing of the data to refuse
+            logger.warning("storage refused the availability events of a message; dropped")
+            return AppendResult(stored=0, duplicates=0, dead_lettered=0)
         first = alone.readings[0]
         exc_reason = "storage refused the message"
         try:

@@ -17,7 +17,10 @@ _COUNTERS = {
     "dead_lettered": "messages sent to the dead-letter table",
     "batches": "batches committed",
     "storage_errors": "failed batch writes (retried)",
-    "ignored": "messages ignored ($SYS and other non-telemetry topics)",
+    "ignored": "messages ignored ($SYS, commands, device metadata)",
+    "skipped": "values skipped (null, empty, NaN)",
+    "retained_skipped": "readings of replayed retained messages already known (not stored)",
+    "availability": "availability messages (device online/offline)",
 }
 
 
@@ -69,5 +72,6 @@ class IngestStats:
         return (
             f"received={t['received']} stored={t['stored']} duplicates={t['duplicates']} "
             f"dead_lettered={t['dead_lettered']} batches={t['batches']} "
-            f"storage_errors={t['storage_errors']} lag={self.lag_seconds:.3f}s"
+            f"storage_errors={t['storage_errors']} ignored={t['ignored']} skipped={t['skipped']} "
+            f"lag={self.lag_seconds:.3f}s"
         )

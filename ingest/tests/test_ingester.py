@@ -115,7 +115,7 @@ def test_every_payload_format_lands_and_garbage_goes_to_dead_letters(broker):
         ("bad", "malformed JSON"),
         ("big", "payload of 2000 bytes exceeds 1024"),
         ("bin", "payload is not UTF-8"),
-        ("long", "topic is longer than 255 characters"),
+        ("long", "series is longer than 255 characters"),
         ("nul", "text value contains a NUL character"),
     ]
     assert len(dead[3][0]) == 255  # the dead letter keeps the topic's first 255 characters

@@ -52,7 +52,7 @@ def test_a_message_the_database_refuses_is_isolated_and_the_other_1999_are_store
     # Let the surrogate past the parser, as any value the parser does not foresee would be:
     # the database driver itself refuses it, and only the writer stands between it and the
     # rest of the batch.
-    monkeypatch.setattr("ingest.parsing._encodable", lambda text: True)
+    monkeypatch.setattr("ingest.formats.values.encodable", lambda text: True)
     dev = unique("dev")
     ingester = make_ingester(broker, unique("ing"), topic_filter=f"{dev}/#", batch_size=2000)
     messages = [(f"{dev}/t", json.dumps({"value": i, "ts": TS + i}).encode()) for i in range(2000)]
