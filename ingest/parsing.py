@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 from ingest.formats import jsonshape, lineproto
 from ingest.formats.values import Decoded, PayloadError, time_read, value_read, zone
-from telemetry.layouts import AVAILABILITY, IGNORE, LAYOUTS, Route, topic_route
+from telemetry.layouts import AVAILABILITY, IGNORE, LAYOUTS, Route, topic_device, topic_route
 from telemetry.records import SERIES_PATTERN, TOPIC_MAX_LENGTH, DeviceEventIn, DeviceProfile
 
 logger = logging.getLogger(__name__)
@@ -68,7 +68,9 @@ class MessageReader:
         now = time.monotonic()
         wanted = set()
         for topic in topics:
-            name = topic.split("/", 1)[0]
+            name = topic_device(topic.split("/", 5)) if "/" in topic else topic
+            if not name:
+                continue
             cached = self._profiles.get(name)
             if cached is None or cached[1] < now:
                 wanted.add(name)
