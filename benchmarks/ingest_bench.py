@@ -20,9 +20,15 @@ Method (issue 4), all variants in one run, on this machine:
 3. Variants: ``ceiling`` (a paho subscriber that acks and discards), ``ceiling-readahead``
    (the same reading the socket through ``ingest.readahead``, as ``ingest_mqtt`` does),
    ``naive`` (one INSERT per message from the callback, the original design), ``ingest1``
-   (``manage.py ingest_mqtt``), ``ingest2`` (two ``ingest_mqtt`` in one ``--shared-group``).
+   (``manage.py ingest_mqtt``), ``ingest2`` (two ``ingest_mqtt`` in one ``--shared-group``),
+   ``mixed`` (``ingest_mqtt`` on what real firmware publishes: a quarter each of Tasmota
+   ``tele/<name>/SENSOR`` (a BME280, 4 readings, local ``Time`` in the device's zone, units),
+   Zigbee2MQTT device states (4 readings), SenML packs of 10 records, and the original
+   format; the devices are registered with their kinds, so the ingester looks them up).
 4. Every variant must store every reading exactly once (checked by count and by the set of
-   sequence numbers); ingest_mqtt's duplicates counter is reported.
+   sequence numbers; ``mixed``: by count, every reading having its own series and time);
+   ingest_mqtt's duplicates counter is reported. The table gives messages and readings per
+   second: ``mixed`` is compared with ``ingest1`` in readings per second.
 
 Prints a table and writes ``benchmarks/reports/ingest-<timestamp>.json`` and ``.md``.
 """
@@ -67,6 +73,10 @@ class Result:
     duplicates: int | None = None
     received_per_process: list[int] = field(default_factory=list)
     cpu: dict = field(default_factory=dict)
+
+    @property
+    def readings_rate(self) -> float:
+        return self.stored / self.seconds
 
 
 def free_port() -> int:
@@ -240,6 +250,140 @@ def preload(
     return time.monotonic() - started
 
 
+# --- the mixed stream of real firmware -----------------------------------------------------------
+MIXED_TZ = "Europe/Berlin"
+# (suffix of the device name, kind, readings per message)
+MIXED_STREAMS = (
+    ("t", "tasmota", 4),
+    ("z", "zigbee2mqtt", 4),
+    ("s", "native", 10),
+    ("", "native", 1),
+)
+
+
+def mixed_devices(device: str) -> list[tuple[str, str]]:
+    return [(device + suffix, kind) for suffix, kind, _ in MIXED_STREAMS]
+
+
+def mixed_register(db: Database, env: dict[str, str], device: str) -> None:
+    """Register the mixed stream's devices with their kinds (the Tasmota one in a non-UTC
+    zone), as their owner would with ``POST /devices``."""
+    code = (
+        "from telemetry.services import device_create\n"
+        f"for name, kind in {mixed_devices(device)!r}:\n"
+        f"    device_create(owner_id=1, name=name, kind=kind, tz={MIXED_TZ!r})\n"
+    )
+    subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=REPO,
+        env={**env, "DATABASE_URL": db.url},
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def _mixed_lines(device: str, stream: int, count: int) -> tuple[str, str]:
+    """(topic, one payload per line) of stream ``stream``: message i carries its own time
+    (Tasmota, SenML, original) or is told apart by its receive time (Zigbee2MQTT)."""
+    from zoneinfo import ZoneInfo
+
+    suffix, _, _ = MIXED_STREAMS[stream]
+    name = device + suffix
+    zone = ZoneInfo(MIXED_TZ)
+    if stream == 0:  # https://tasmota.github.io/docs/BME280/
+        lines = []
+        for i in range(count):
+            local = datetime.fromtimestamp(TS0 + i, tz=zone).replace(tzinfo=None)
+            lines.append(
+                json.dumps(
+                    {
+                        "Time": local.isoformat(),
+                        "BME280": {
+                            "Temperature": 20 + i % 50 / 10,
+                            "Humidity": 40 + i % 30,
+                            "DewPoint": 8.5,
+                            "Pressure": 1013.2,
+                        },
+                        "PressureUnit": "hPa",
+                        "TempUnit": "C",
+                    },
+                    separators=(",", ":"),
+                )
+            )
+        return f"tele/{name}/SENSOR", "\n".join(lines) + "\n"
+    if stream == 1:  # https://www.zigbee2mqtt.io/guide/usage/mqtt_topics_and_messages.html
+        lines = [
+            json.dumps(
+                {
+                    "temperature": 20 + i % 50 / 10,
+                    "humidity": 48,
+                    "battery": 100,
+                    "linkquality": i % 256,
+                },
+                separators=(",", ":"),
+            )
+            for i in range(count)
+        ]
+        return f"{name}/living room/sensor", "\n".join(lines) + "\n"
+    if stream == 2:  # RFC 8428: base name, base time, units
+        lines = [
+            json.dumps(
+                [
+                    {
+                        "bn": "urn:dev:mac:0024befffe804ff1:",
+                        "bt": TS0 + i,
+                        "n": "r0",
+                        "u": "Cel",
+                        "v": i,
+                    }
+                ]
+                + [{"n": f"r{k}", "v": i + k} for k in range(1, 10)],
+                separators=(",", ":"),
+            )
+            for i in range(count)
+        ]
+        return f"{name}/senml", "\n".join(lines) + "\n"
+    lines = [
+        json.dumps({"value": seq, "ts": round(TS0 + seq / 1000, 3), "seq": seq})
+        for seq in range(count)
+    ]
+    return f"{name}/s0", "\n".join(lines) + "\n"
+
+
+def mixed_expected(messages: int) -> int:
+    per = messages // len(MIXED_STREAMS)
+    return sum(per * readings for _, _, readings in MIXED_STREAMS)
+
+
+def mixed_last(device: str, messages: int) -> list[tuple[str, float]]:
+    """Probes for wait_stored: the last reading of each stream with times of its own."""
+    per = messages // len(MIXED_STREAMS)
+    return [
+        (f"{device}t.BME280.Temperature", TS0 + per - 1),
+        (f"{device}s.senml.urn:dev:mac:0024befffe804ff1:r9", TS0 + per - 1),
+        (f"{device}.s0", round(TS0 + (per - 1) / 1000, 3)),
+    ]
+
+
+def preload_mixed(broker, *, messages: int, device: str) -> float:
+    started = time.monotonic()
+    per = messages // len(MIXED_STREAMS)
+    procs = []
+    for stream in range(len(MIXED_STREAMS)):
+        topic, lines = _mixed_lines(device, stream, per)
+        argv = ["mosquitto_pub", "-p", str(broker.port), "-q", "1", "-M", "20", "-l", "-t", topic]
+        argv += ["-i", f"preload-mixed-{device}-{stream}"]
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE)
+        procs.append((proc, lines))
+    for proc, lines in procs:
+        proc.stdin.write(lines.encode())
+        proc.stdin.close()
+    for proc, _ in procs:
+        if proc.wait(timeout=600) != 0:
+            raise RuntimeError("mosquitto_pub failed")
+    return time.monotonic() - started
+
+
 # --- CPU accounting ------------------------------------------------------------------------
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -399,6 +543,8 @@ def run_ingest(
     env: dict[str, str],
     logdir: Path,
     meter: CpuMeter,
+    topic_filter: str | None = None,
+    last: list[tuple[str, float]] | None = None,
 ) -> tuple[float, list[dict], dict]:
     procs = []
     for client_id in client_ids[:processes]:
@@ -411,7 +557,7 @@ def run_ingest(
             "--client-id",
             client_id,
             "--topic",
-            f"{args.device}/#",
+            topic_filter or f"{args.device}/#",
             "--batch-size",
             str(args.batch_size),
             "--receive-maximum",
@@ -431,7 +577,8 @@ def run_ingest(
                 stderr=subprocess.STDOUT,
             )
         procs.append((proc, log))
-    last = last_readings(messages=expected, topics=args.topics, device=args.device)
+    if last is None:
+        last = last_readings(messages=expected, topics=args.topics, device=args.device)
     end = wait_stored(db, expected, last=last, timeout=900)
     cpu = meter.stop()
     summaries = []
@@ -462,14 +609,18 @@ def measure(variant: str, *, broker: Broker, db: Database, args, env, logdir: Pa
     tag = uuid.uuid4().hex[:8]
     group = f"g{tag}" if variant == "ingest2" else None
     client_ids = [f"bench-{variant}-{tag}-{i}" for i in range(2 if group else 1)]
-    topic_filter = f"{args.device}/#"
+    mixed = variant == "mixed"
+    topic_filter = "#" if mixed else f"{args.device}/#"
     register_sessions(
         broker, client_ids, f"$share/{group}/{topic_filter}" if group else topic_filter
     )
     rss_before = broker.rss_bytes()
-    seconds_preload = preload(
-        broker, messages=args.messages, topics=args.topics, device=args.device
-    )
+    if mixed:
+        seconds_preload = preload_mixed(broker, messages=args.messages, device=args.device)
+    else:
+        seconds_preload = preload(
+            broker, messages=args.messages, topics=args.topics, device=args.device
+        )
     queued_bytes = broker.rss_bytes() - rss_before
     logger.info(
         "%s: pre-loaded %d in %.1fs (broker +%.0f MB)",
@@ -499,11 +650,13 @@ def measure(variant: str, *, broker: Broker, db: Database, args, env, logdir: Pa
             db=db,
             client_ids=client_ids,
             group=group,
-            expected=args.messages,
+            expected=mixed_expected(args.messages) if mixed else args.messages,
             args=args,
             env=env,
             logdir=logdir,
             meter=meter,
+            topic_filter=topic_filter,
+            last=mixed_last(args.device, args.messages) if mixed else None,
         )
         duplicates = sum(s["duplicates"] for s in summaries)
         per_process = [s["received"] for s in summaries]
@@ -512,6 +665,11 @@ def measure(variant: str, *, broker: Broker, db: Database, args, env, logdir: Pa
     drop_sessions(broker, client_ids)
     if variant.startswith("ceiling"):
         stored = distinct = args.messages  # it stores nothing; the count is what it received
+    elif mixed:
+        ((stored,),) = db.execute("SELECT count(*) FROM telemetry_reading")
+        distinct = stored  # (topic, ts) is the key: every stored reading is distinct
+        if stored != mixed_expected(args.messages):
+            raise RuntimeError(f"mixed: {stored} rows of {mixed_expected(args.messages)}")
     else:
         ((stored, distinct),) = db.execute(
             "SELECT count(*), count(DISTINCT value) FROM telemetry_reading"
@@ -521,7 +679,14 @@ def measure(variant: str, *, broker: Broker, db: Database, args, env, logdir: Pa
     result = Result(
         variant, seconds, args.messages / seconds, stored, distinct, duplicates, per_process, cpu
     )
-    logger.info("%s: %.2fs, %.0f msg/s, cpu %s", variant, seconds, result.rate, cpu)
+    logger.info(
+        "%s: %.2fs, %.0f msg/s, %.0f readings/s, cpu %s",
+        variant,
+        seconds,
+        result.rate,
+        result.readings_rate,
+        cpu,
+    )
     return result
 
 
@@ -539,8 +704,9 @@ def report(results: list[Result], args, meta: dict) -> str:
         f"{meta['loadavg_1m_before_after'][0]}/{meta['loadavg_1m_before_after'][1]})",
         "",
         "| variant | msg/s (runs) | x ceiling | x ceiling-readahead | x naive | x ingest1 "
+        "| readings/s | readings/s x ingest1 "
         "| duplicates | split | CPU busy | CPU us/msg: consumer / broker / PostgreSQL |",
-        "|---|---:|---:|---:|---:|---:|---:|---|---:|---|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|",
     ]
 
     def ratio(rate: float, base: float | None, digits: int) -> str:
@@ -549,14 +715,20 @@ def report(results: list[Result], args, meta: dict) -> str:
     def per_message(runs: list[Result], key: str) -> str:
         return f"{statistics.median(r.cpu[key] / r.stored * 1e6 for r in runs):.0f}"
 
+    readings_by = {
+        v: statistics.median(r.readings_rate for r in results if r.variant == v) for v in by
+    }
+    one_readings = readings_by.get("ingest1")
     for variant, rate in by.items():
         runs = [r for r in results if r.variant == variant]
         last = runs[-1]
+        readings_rate = readings_by[variant]
         spread = ", ".join(f"{r.rate:,.0f}" for r in runs)
         busy = statistics.median(r.cpu["busy_pct"] for r in runs)
         lines.append(
             f"| {variant} | {rate:,.0f} ({spread}) | {ratio(rate, ceiling, 2)} | "
             f"{ratio(rate, readahead, 2)} | {ratio(rate, naive, 1)} | {ratio(rate, one, 2)} | "
+            f"{readings_rate:,.0f} | {ratio(readings_rate, one_readings, 2)} | "
             f"{'' if last.duplicates is None else last.duplicates} | "
             f"{'/'.join(map(str, last.received_per_process))} | {busy:.0f}% | "
             f"{per_message(runs, 'rest_cpu_s')} / {per_message(runs, 'broker_cpu_s')} / "
@@ -578,7 +750,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--topics", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--variants", default="ceiling,ceiling-readahead,naive,ingest1,ingest2")
+    parser.add_argument(
+        "--variants", default="ceiling,ceiling-readahead,naive,ingest1,ingest2,mixed"
+    )
     parser.add_argument("--batch-size", type=int, default=2000)
     parser.add_argument("--receive-maximum", type=int, default=20000)
     parser.add_argument("--database", default="iot_bench_ingest")
@@ -591,6 +765,8 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     db = Database(args.database, "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
     db.create(env)
+    if "mixed" in args.variants.split(","):
+        mixed_register(db, env, args.device)
     results: list[Result] = []
     with tempfile.TemporaryDirectory() as tmp:
         broker = Broker(Path(tmp))
