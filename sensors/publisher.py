@@ -1,13 +1,16 @@
 """Publish readings of one or more (simulated) devices at QoS 1.
 
-Every message is ``<device>/<metric>`` with ``{"value": v, "ts": <epoch seconds, µs>,
-"seq": n}``: ``ts`` strictly increases per device so the ingester stores each reading once
-however often it is redelivered, and ``seq`` numbers every message of a device from 1.
+What a device publishes is its firmware's (``sensors.firmware``, ``PublisherOptions.firmware``):
+by default ``native``, every message ``<device>/<metric>`` with ``{"value": v, "ts": <epoch
+seconds, µs>, "seq": n}``: ``ts`` strictly increases per device so the ingester stores each
+reading once however often it is redelivered, and ``seq`` numbers every message of a device
+from 1. The other firmwares each connect as their own client (one connection per device, as
+the broker's accounts are): with their last will set, their birth messages published on
+every connect, and the will published on a clean stop.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -19,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from sensors.firmware import Encoder, FirmwareOptions, Message, encoder
 from sensors.readers import READERS, Reader
 
 logger = logging.getLogger(__name__)
@@ -27,7 +31,7 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class PublisherOptions:
     broker_url: str = "mqtt://127.0.0.1:1883"
-    kind: str = "raspberrypi"
+    kind: str = "raspberrypi"  # the reader (see sensors.readers.READERS)
     name: str | None = None  # device name (prefix when devices > 1); defaults to kind
     devices: int = 1
     rate: float = 1.0  # readings per second per device; 0 = as fast as the broker acks
@@ -35,6 +39,8 @@ class PublisherOptions:
     window: int = 100  # QoS 1 messages in flight before waiting for acks
     client_id: str | None = None
     ca_file: str | None = None  # CA bundle for mqtts:// (None: the system's CAs)
+    firmware: str = "native"  # what the device publishes (see sensors.firmware.KINDS)
+    firmware_options: FirmwareOptions = FirmwareOptions()
 
     def device_names(self) -> list[str]:
         base = self.name or self.kind
@@ -61,22 +67,47 @@ def broker_address(url: str) -> tuple[str, int, str | None, str | None, bool]:
 
 
 class _Device:
-    def __init__(self, *, name: str, reader: Reader) -> None:
+    def __init__(self, *, name: str, reader: Reader, encoder: Encoder) -> None:
         self.name = name
         self.reader = reader
-        self.seq = 0
-        self.last_us = 0
-        self.topics = {metric: f"{name}/{metric}" for metric in reader.metrics}
+        self.encoder = encoder
 
-    def messages(self) -> list[tuple[str, bytes]]:
-        out = []
-        for metric, value in self.reader.read().items():
-            now_us = time.time_ns() // 1000
-            self.last_us = now_us if now_us > self.last_us else self.last_us + 1
-            self.seq += 1
-            body = {"value": value, "ts": self.last_us / 1e6, "seq": self.seq}
-            out.append((self.topics[metric], json.dumps(body).encode()))
-        return out
+    def messages(self) -> list[Message]:
+        return self.encoder.readings(self.reader.read())
+
+
+class _Connection:
+    """One MQTT client and the devices publishing through it."""
+
+    def __init__(self, publisher: DevicePublisher, devices: list[_Device], client_id: str):
+        options = publisher.options
+        self.publisher = publisher
+        self.devices = devices
+        self.client_id = client_id
+        self.connected = threading.Event()
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311
+        )
+        if publisher.username:
+            self.client.username_pw_set(publisher.username, publisher.password)
+        if publisher.tls:
+            self.client.tls_set(ca_certs=options.ca_file)
+        self.client.max_inflight_messages_set(options.window)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.client.on_connect = self._on_connect
+        # Only a connection of one device has a will (MQTT has one a connection).
+        self.will = devices[0].encoder.will() if len(devices) == 1 else None
+        if self.will is not None:
+            self.client.will_set(self.will.topic, self.will.payload, qos=1, retain=self.will.retain)
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            logger.error("broker refused the connection: %s", reason_code)
+            return
+        logger.info("connected to %s:%s as %s", *self.publisher._address, self.client_id)
+        for device in self.devices:  # what the firmware publishes on every connect
+            self.publisher.send(client, device.encoder.on_connect())
+        self.connected.set()
 
 
 class DevicePublisher:
@@ -92,31 +123,48 @@ class DevicePublisher:
         self.options = options
         self.stop_event = stop_event or threading.Event()
         factory = reader_factory or (lambda name: READERS[options.kind]())
-        self.devices = [_Device(name=n, reader=factory(n)) for n in options.device_names()]
+        self.devices = []
+        for name in options.device_names():
+            reader = factory(name)
+            device_encoder = encoder(
+                options.firmware,
+                name=name,
+                metrics=reader.metrics,
+                options=options.firmware_options,
+            )
+            self.devices.append(_Device(name=name, reader=reader, encoder=device_encoder))
         self.published = 0
         self.unacknowledged = 0  # after run(): messages the broker never acknowledged
         self._inflight: deque[mqtt.MQTTMessageInfo] = deque()
-        host, port, username, password, tls = broker_address(options.broker_url)
-        client_id = options.client_id or f"sensors-{self.devices[0].name}-{len(self.devices)}"
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311
-        )
-        if username:
-            self.client.username_pw_set(username, password)
-        if tls:
-            self.client.tls_set(ca_certs=options.ca_file)
-        self.client.max_inflight_messages_set(options.window)
-        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
-        self.client.on_connect = self._on_connect
-        self._connected = threading.Event()
+        self._count_lock = threading.Lock()
+        host, port, self.username, self.password, self.tls = broker_address(options.broker_url)
         self._address = (host, port)
+        if options.firmware == "native":  # all devices on one connection, as always
+            client_id = options.client_id or f"sensors-{self.devices[0].name}-{len(self.devices)}"
+            self.connections = [_Connection(self, self.devices, client_id)]
+        else:  # a device of its own firmware: its own connection, will and births
+            self.connections = [
+                _Connection(self, [device], self._client_id(i, device))
+                for i, device in enumerate(self.devices, start=1)
+            ]
+        self._routes = {id(d): c for c in self.connections for d in c.devices}
+        self.client = self.connections[0].client
 
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
-        if reason_code.is_failure:
-            logger.error("broker refused the connection: %s", reason_code)
-            return
-        logger.info("connected to %s:%s", *self._address)
-        self._connected.set()
+    def _client_id(self, index: int, device: _Device) -> str:
+        if self.options.client_id:
+            return (
+                self.options.client_id
+                if len(self.devices) == 1
+                else f"{self.options.client_id}-{index}"
+            )
+        return f"sensors-{device.name}"
+
+    def send(self, client: mqtt.Client, messages: Sequence[Message]) -> None:
+        for message in messages:
+            info = client.publish(message.topic, message.payload, qos=1, retain=message.retain)
+            self._inflight.append(info)
+            with self._count_lock:
+                self.published += 1
 
     def _wait_window(self, limit: int, *, timeout: float | None = None) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -132,19 +180,20 @@ class DevicePublisher:
             time.sleep(0.0005)
         return True
 
-    def publish(self, batch: Sequence[tuple[str, bytes]]) -> None:
-        for topic, payload in batch:
-            self._inflight.append(self.client.publish(topic, payload, qos=1))
-            self.published += 1
+    def publish(self, device: _Device, messages: Sequence[Message]) -> None:
+        self.send(self._routes[id(device)].client, messages)
         self._wait_window(self.options.window * 2)
 
     def run(self) -> int:
         """Publish until count or stop; wait for the broker to acknowledge; return how many."""
         host, port = self._address
-        self.client.connect_async(host, port, keepalive=30)
-        self.client.loop_start()
+        for connection in self.connections:
+            connection.client.connect_async(host, port, keepalive=30)
+            connection.client.loop_start()
         try:
-            self._connected.wait(timeout=30)
+            deadline = time.monotonic() + 30
+            for connection in self.connections:
+                connection.connected.wait(timeout=max(0.0, deadline - time.monotonic()))
             interval = 1.0 / self.options.rate if self.options.rate > 0 else 0.0
             start = time.monotonic()
             cycle = 0
@@ -152,17 +201,23 @@ class DevicePublisher:
                 if self.options.count and cycle >= self.options.count:
                     break
                 for device in self.devices:
-                    self.publish(device.messages())
+                    self.publish(device, device.messages())
                 cycle += 1
                 if interval:
                     delay = start + cycle * interval - time.monotonic()
                     if delay > 0:
                         self.stop_event.wait(delay)
+            for device in self.devices:  # what a batching firmware still holds
+                self.publish(device, device.encoder.flush())
+            for connection in self.connections:  # a clean stop announces itself, as firmware does
+                if connection.will is not None:
+                    self.send(connection.client, [connection.will])
             if not self._wait_window(0, timeout=30):
                 self.unacknowledged = len(self._inflight)
                 logger.warning("%d messages not acknowledged by the broker", self.unacknowledged)
         finally:
-            self.client.disconnect()
-            self.client.loop_stop()
+            for connection in self.connections:
+                connection.client.disconnect()
+                connection.client.loop_stop()
         logger.info("published %d messages for %d devices", self.published, len(self.devices))
         return self.published
