@@ -13,9 +13,16 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import StreamingHttpResponse
+from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import exceptions, status
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
@@ -23,6 +30,7 @@ from rest_framework.views import APIView
 
 from telemetry import selectors, services
 from telemetry.layouts import device_topics
+from telemetry.records import SERIES_PATTERN_ECMA, TOPIC_MAX_LENGTH
 from telemetry.serializers import (
     AggregatePageSerializer,
     DeviceCreatedSerializer,
@@ -44,6 +52,26 @@ logger = logging.getLogger(__name__)
 DEFAULT_PAGE_SIZE = 100
 CSV_PAGE = 5000
 NOT_FOUND = "Topic not found."
+MALFORMED = (
+    "Malformed topic: use the device name, then levels joined by '.', each of printable "
+    f"characters but '/' and '.', at most {TOPIC_MAX_LENGTH} in all (e.g. raspberrypi.temp, "
+    "'bridge1.living room.temperature'); URL-encode it in the path."
+)
+TOPIC_PARAMETER = OpenApiParameter(
+    "topic",
+    str,
+    OpenApiParameter.PATH,
+    pattern=SERIES_PATTERN_ECMA,
+    description="A series name: the device name, then levels joined by '.' (any printable "
+    "characters but '/'), URL-encoded, e.g. `raspberrypi.temp` or "
+    "`bridge1.living%20room.temperature`.",
+)
+TOPIC_ERRORS = {
+    400: OpenApiResponse(description="Malformed topic or query parameter"),
+    401: OpenApiResponse(description="No valid access token"),
+    404: OpenApiResponse(description="No such topic, or not the caller's"),
+    503: OpenApiResponse(description="Telemetry storage unavailable"),
+}
 
 
 class ServiceUnavailable(exceptions.APIException):
@@ -108,22 +136,22 @@ class TelemetryApi(APIView):
         if isinstance(exc, StorageError):
             logger.warning("telemetry storage unavailable: %s", exc)
             exc = ServiceUnavailable()
+        if isinstance(exc, DjangoValidationError):  # a service's own check of its input
+            exc = exceptions.ValidationError(
+                exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+            )
         return super().handle_exception(exc)
 
-    def readable_topic(self, request, topic: str) -> Point:
-        """The topic's latest reading, or 404 when it is missing or not the caller's."""
+    def readable_topic(self, request, topic: str) -> selectors.TopicHead:
+        """The topic's latest reading and unit, or 404 when it is missing or not the
+        caller's (400 when the name is malformed)."""
         if not selectors.topic_is_valid(topic=topic):
-            raise exceptions.ValidationError(
-                {
-                    "detail": "Malformed topic: use '<device>.<metric>' with letters, digits, "
-                    "'_' or '-' in each level (e.g. raspberrypi.temp)."
-                }
-            )
+            raise exceptions.ValidationError({"detail": MALFORMED})
         user_id, is_staff = _user(request)
-        latest = selectors.topic_latest_for_user(topic=topic, user_id=user_id, is_staff=is_staff)
-        if latest is None:
+        head = selectors.topic_head_for_user(topic=topic, user_id=user_id, is_staff=is_staff)
+        if head is None:
             raise exceptions.NotFound(NOT_FOUND)
-        return latest
+        return head
 
 
 class TopicListApi(TelemetryApi):
@@ -140,6 +168,7 @@ class TopicListApi(TelemetryApi):
                 "topic": t.name,
                 "last_date": _iso(t.last_ts),
                 "last_value": t.last_value if t.last_value is not None else t.last_text,
+                "unit": t.unit,
             }
             for t in topics
         ]
@@ -150,11 +179,12 @@ class TopicLatestApi(TelemetryApi):
     @extend_schema(
         operation_id="iot_topic_latest",
         summary="The newest reading of a topic",
-        responses=TopicReadingsSerializer,
+        parameters=[TOPIC_PARAMETER],
+        responses={200: TopicReadingsSerializer, **TOPIC_ERRORS},
     )
     def get(self, request, topic: str):
-        latest = self.readable_topic(request, topic)
-        return Response({"topic": topic, "data": [_point(latest)]})
+        head = self.readable_topic(request, topic)
+        return Response({"topic": topic, "unit": head.unit, "data": [_point(head.point)]})
 
 
 class TopicApi(TopicLatestApi):
@@ -163,7 +193,8 @@ class TopicApi(TopicLatestApi):
     @extend_schema(
         operation_id="iot_topic_retrieve",
         summary="The newest reading of a topic (same as /latest)",
-        responses=TopicReadingsSerializer,
+        parameters=[TOPIC_PARAMETER],
+        responses={200: TopicReadingsSerializer, **TOPIC_ERRORS},
     )
     def get(self, request, topic: str):
         return super().get(request, topic)
@@ -176,11 +207,12 @@ class TopicRangeApi(TelemetryApi):
         description="`start` and `end` are YYYY-MM-DD (the end day is included) or ISO 8601 "
         "datetimes (both ends included). At most TELEMETRY_RANGE_MAX_ROWS readings; for more "
         "use `/iot/<topic>/readings`.",
-        responses=TopicReadingsSerializer,
+        parameters=[TOPIC_PARAMETER],
+        responses={200: TopicReadingsSerializer, **TOPIC_ERRORS},
     )
     def get(self, request, topic: str, start: str, end: str):
         start_at, end_before = legacy_range(start, end)
-        self.readable_topic(request, topic)
+        head = self.readable_topic(request, topic)
         limit = settings.TELEMETRY_RANGE_MAX_ROWS
         points = selectors.reading_range(
             topic=topic, start=start_at, end=end_before, descending=True, limit=limit + 1
@@ -191,7 +223,7 @@ class TopicRangeApi(TelemetryApi):
                 limit=limit,
                 setting="TELEMETRY_RANGE_MAX_ROWS",
             )
-        return Response({"topic": topic, "data": [_point(p) for p in points]})
+        return Response({"topic": topic, "unit": head.unit, "data": [_point(p) for p in points]})
 
 
 class CSVRenderer(BaseRenderer):
@@ -216,8 +248,9 @@ class ReadingListApi(TelemetryApi):
     @extend_schema(
         operation_id="iot_topic_readings",
         summary="Readings of a topic: pages, aggregates per bucket, or CSV",
-        parameters=[ReadingsQuerySerializer],
+        parameters=[TOPIC_PARAMETER, ReadingsQuerySerializer],
         responses={
+            **TOPIC_ERRORS,
             (200, "application/json"): PolymorphicProxySerializer(
                 component_name="ReadingsOrBuckets",
                 serializers=[ReadingsPageSerializer, AggregatePageSerializer],
@@ -233,13 +266,13 @@ class ReadingListApi(TelemetryApi):
         params = ReadingsQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         query = params.validated_data
-        self.readable_topic(request, topic)
+        unit = self.readable_topic(request, topic).unit
         as_csv = getattr(request.accepted_renderer, "format", None) == "csv"
         if "bucket" in query:
-            return self._aggregate(request, topic, query, as_csv)
+            return self._aggregate(request, topic, query, as_csv, unit)
         if as_csv:
             return self._csv(topic, query)
-        return self._page(request, topic, query)
+        return self._page(request, topic, query, unit)
 
     def finalize_response(self, request, response, *args, **kwargs):
         # Errors are JSON even when CSV was asked for.
@@ -260,7 +293,7 @@ class ReadingListApi(TelemetryApi):
                 start = after if start is None else max(start, after)
         return start, end
 
-    def _page(self, request, topic: str, query: dict) -> Response:
+    def _page(self, request, topic: str, query: dict, unit: str | None) -> Response:
         limit = query.get("limit", DEFAULT_PAGE_SIZE)
         start, end = self._bounds(query, query.get("cursor"))
         points = []
@@ -276,7 +309,8 @@ class ReadingListApi(TelemetryApi):
         if len(points) > limit:
             points = points[:limit]
             next_url = self._next_url(request, points[-1].ts)
-        return Response({"topic": topic, "data": [_point(p) for p in points], "next": next_url})
+        data = [_point(p) for p in points]
+        return Response({"topic": topic, "unit": unit, "data": data, "next": next_url})
 
     @staticmethod
     def _next_url(request, last: datetime) -> str:
@@ -291,7 +325,7 @@ class ReadingListApi(TelemetryApi):
         if count > limit:
             raise RowLimitExceeded(what=what, limit=limit, setting=setting)
 
-    def _aggregate(self, request, topic: str, query: dict, as_csv: bool):
+    def _aggregate(self, request, topic: str, query: dict, as_csv: bool, unit: str | None):
         start, end = query.get("start"), query.get("end")
         wanted, smallest = selectors.reading_bucket_count(
             topic=topic, start=start, end=end, bucket_seconds=query["bucket"]
@@ -330,7 +364,14 @@ class ReadingListApi(TelemetryApi):
         data = [{"date": _iso(b.start), **b.values} for b in buckets]
         bucket = request.query_params["bucket"].strip()
         return Response(
-            {"topic": topic, "bucket": bucket, "agg": aggregates, "data": data, "next": None}
+            {
+                "topic": topic,
+                "unit": unit,
+                "bucket": bucket,
+                "agg": aggregates,
+                "data": data,
+                "next": None,
+            }
         )
 
     def _csv(self, topic: str, query: dict) -> StreamingHttpResponse:
@@ -386,7 +427,10 @@ def _csv_response(topic: str, header: list[str], rows) -> StreamingHttpResponse:
             raise
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{topic}.csv"'
+    # RFC 6266: a series name may hold quotes, spaces or non-ASCII characters.
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=f"{topic}.csv"
+    )
     return response
 
 
@@ -421,7 +465,7 @@ class DeviceListCreateApi(TelemetryApi):
         request=DeviceCreateSerializer,
         responses={
             201: DeviceCreatedSerializer,
-            400: OpenApiResponse(description="Malformed or reserved name, unknown kind"),
+            400: OpenApiResponse(description="Malformed or reserved name, unknown kind or tz"),
             409: OpenApiResponse(description="Name taken, or once used by another account"),
         },
     )
@@ -455,7 +499,8 @@ class DeviceDetailApi(TelemetryApi):
         return Response(DeviceSerializer(self.device(request, name)).data)
 
     @extend_schema(
-        summary="Enable or disable a device (a disabled device's broker login is refused)",
+        summary="Enable or disable a device (a disabled device's broker login is refused), "
+        "or change its time zone",
         request=DeviceUpdateSerializer,
         responses={200: DeviceSerializer, 400: OpenApiResponse(description="Bad input")},
     )

@@ -7,11 +7,15 @@ instead and only ``Device`` rows are used here.
 
 from __future__ import annotations
 
+import functools
+import zoneinfo
+
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 
 from telemetry.layouts import LAYOUTS
-from telemetry.records import TOPIC_MAX_LENGTH
+from telemetry.records import TOPIC_MAX_LENGTH, UNIT_MAX_LENGTH
 
 DEVICE_NAME_PATTERN = r"[A-Za-z0-9_-]{1,64}"
 
@@ -28,6 +32,27 @@ device_name_validator = RegexValidator(
     "Device names are 1 to 64 letters, digits, '_' or '-'.",
 )
 
+DEFAULT_TZ = "UTC"
+TZ_MAX_LENGTH = 64
+
+
+@functools.cache
+def _iana_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def tz_is_valid(name: str) -> bool:
+    """An IANA zone name this machine's tz database knows (``Europe/Berlin``, ``UTC``)."""
+    return isinstance(name, str) and name in _iana_zones()
+
+
+def tz_validator(value: str) -> None:
+    if not tz_is_valid(value):
+        raise ValidationError(
+            f"Unknown time zone {value!r}: use an IANA zone name such as 'UTC' or 'Europe/Berlin'.",
+            code="invalid_tz",
+        )
+
 
 class Device(models.Model):
     """A device a user registered; its name is the first level of the MQTT topics it publishes.
@@ -37,6 +62,11 @@ class Device(models.Model):
     ``mqtt_password_hash`` is a Mosquitto ``$7$`` PBKDF2-SHA512 hash; the password itself is
     shown once, when the device is created (or its password reset), and never stored.
     A device that is not ``enabled`` keeps its data but the broker refuses its login.
+    ``tz`` is the IANA zone in which the ingester reads payload times without an offset.
+
+    ``online`` comes from the device's own availability topic (last will, status) once it has
+    sent one (``availability_at`` is set): readings then no longer mark it online, nor does
+    a silence mark it offline. Until then readings mark it online and a silence offline.
     """
 
     name = models.CharField(max_length=64, unique=True, validators=[device_name_validator])
@@ -45,12 +75,16 @@ class Device(models.Model):
     kind = models.CharField(
         max_length=32, default="native", choices=[(kind, kind) for kind in LAYOUTS]
     )
+    tz = models.CharField(max_length=TZ_MAX_LENGTH, default=DEFAULT_TZ, validators=[tz_validator])
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_seen = models.DateTimeField(null=True, blank=True)
-    # Set by the ingest path with last_seen, cleared by the liveness task after a silence.
+    # Set by the ingest path: from the availability topic, else with last_seen by readings
+    # (and cleared by the liveness task after a silence).
     online = models.BooleanField(default=False)
     online_since = models.DateTimeField(null=True, blank=True)
+    # When the device last spoke on its availability topic; set: it reports its own state.
+    availability_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -98,7 +132,8 @@ class Topic(models.Model):
     """Summary of one topic, kept by the write path so listing topics never scans readings.
 
     ``last_*`` only ever move forward in time: an older reading arriving late does not
-    replace a newer last value.
+    replace a newer last value. ``unit`` is the series' unit as its payloads last gave it
+    (SenML ``u``, Tasmota ``TempUnit``), ``NULL`` when none ever did.
     """
 
     name = models.CharField(max_length=TOPIC_MAX_LENGTH, unique=True)
@@ -106,6 +141,7 @@ class Topic(models.Model):
     last_ts = models.DateTimeField()
     last_value = models.FloatField(null=True, blank=True)
     last_text = models.TextField(null=True, blank=True)  # noqa: DJ001 - NULL means numeric
+    unit = models.CharField(max_length=UNIT_MAX_LENGTH, null=True, blank=True)  # noqa: DJ001 - NULL: no unit known
 
     class Meta:
         ordering = ["name"]
@@ -177,7 +213,9 @@ class RollupHour(RollupBase):
 
 
 class DeviceEvent(models.Model):
-    """A change of a device's liveness: it went ``offline`` after a silence, or came back."""
+    """A change of a device's liveness: it went ``offline`` (its last will, a silence) or came
+    back. ``source`` names a sub-device behind it (a Zigbee end device, a Sparkplug device)
+    whose availability the device reported; empty for the device itself."""
 
     OFFLINE = "offline"
     ONLINE = "online"
@@ -186,10 +224,15 @@ class DeviceEvent(models.Model):
     kind = models.CharField(max_length=16, choices=[(OFFLINE, OFFLINE), (ONLINE, ONLINE)])
     at = models.DateTimeField()
     last_seen = models.DateTimeField(null=True, blank=True)
+    source = models.CharField(max_length=128, blank=True, default="")
 
     class Meta:
         ordering = ["-at"]
-        indexes = [models.Index(fields=["device", "-at"], name="telemetry_devevent_dev_idx")]
+        indexes = [
+            models.Index(fields=["device", "-at"], name="telemetry_devevent_dev_idx"),
+            models.Index(fields=["device", "source", "-at"], name="telemetry_devevent_src_idx"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.device} {self.kind} at {self.at.isoformat()}"
+        source = f"/{self.source}" if self.source else ""
+        return f"{self.device}{source} {self.kind} at {self.at.isoformat()}"

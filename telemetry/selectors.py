@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -17,7 +18,7 @@ from django.db.models import QuerySet
 
 from telemetry import cache_keys
 from telemetry.models import Device, DeviceEvent
-from telemetry.records import SERIES_PATTERN, TOPIC_MAX_LENGTH
+from telemetry.records import SERIES_PATTERN, TOPIC_MAX_LENGTH, DeviceProfile
 from telemetry.rollups import AggregatePlan, aggregate_plan, rollup_store
 from telemetry.routers import telemetry_alias
 from telemetry.storage import Bucket, Point, TopicSummary, get_storage, storage_errors
@@ -33,7 +34,9 @@ def storage_check() -> None:
 
 
 def topic_is_valid(*, topic: str) -> bool:
-    """A stored topic: a device name, then '.'-separated levels of letters, digits, '_', '-'."""
+    """A series name as stored (``telemetry.records.SERIES_PATTERN``): a device name, then
+    '.'-separated levels of any printable characters but '/' (and '.'), at most
+    ``TOPIC_MAX_LENGTH`` long. ``bridge1.living room sensor.temperature`` is one."""
     return len(topic) <= TOPIC_MAX_LENGTH and _TOPIC_RE.fullmatch(topic) is not None
 
 
@@ -81,29 +84,52 @@ def topic_list_for_user(*, user_id: int, is_staff: bool) -> list[TopicSummary]:
         return storage.topic_list(devices=devices)
 
 
+@dataclass(frozen=True, slots=True)
+class TopicHead:
+    """A topic's newest reading and the topic's unit (``None``: no payload gave one)."""
+
+    point: Point
+    unit: str | None
+
+
 def reading_latest(*, topic: str) -> Point | None:
     """The newest reading of ``topic``: from the cache kept by the write path, else the index."""
+    head = _topic_head(topic)
+    return head.point if head is not None else None
+
+
+def _topic_head(topic: str) -> TopicHead | None:
     cached = cache.get(cache_keys.latest(topic))
     if cached is not None:
-        return Point(*cached)
-    return _reading_latest_load(topic)
+        return _head(cached)
+    return _topic_head_load(topic)
 
 
-def _reading_latest_load(topic: str) -> Point | None:
+def _head(cached: tuple) -> TopicHead:
+    ts, value, text, unit = cached
+    return TopicHead(Point(ts, value, text), unit)
+
+
+def _topic_head_load(topic: str) -> TopicHead | None:
     with storage_errors():
-        point = get_storage().latest(topic=topic)
-    if point is not None:
-        # add, not set: a newer value the write path put meanwhile must not be overwritten.
-        cache.add(
-            cache_keys.latest(topic),
-            (point.ts, point.value, point.text),
-            timeout=cache_keys.timeout(),
-        )
-    return point
+        storage = get_storage()
+        point = storage.latest(topic=topic)
+        if point is None:
+            return None
+        summary = storage.topic_get(topic=topic)
+    head = TopicHead(point, summary.unit if summary is not None else None)
+    # add, not set: a newer value the write path put meanwhile must not be overwritten.
+    cache.add(
+        cache_keys.latest(topic),
+        (point.ts, point.value, point.text, head.unit),
+        timeout=cache_keys.timeout(),
+    )
+    return head
 
 
-def topic_latest_for_user(*, topic: str, user_id: int, is_staff: bool) -> Point | None:
-    """The newest reading of ``topic`` if the user may read it, else ``None`` (also if missing).
+def topic_head_for_user(*, topic: str, user_id: int, is_staff: bool) -> TopicHead | None:
+    """The newest reading and the unit of ``topic`` if the user may read it, else ``None``
+    (also if it is missing).
 
     The hot path of ``/iot/<topic>/latest``: the device's owner and the latest value come
     from the cache in one round trip (``get_many``); only what is missing is loaded.
@@ -118,7 +144,25 @@ def topic_latest_for_user(*, topic: str, user_id: int, is_staff: bool) -> Point 
         if owner == _NO_OWNER or owner != user_id:
             return None
     hit = cached.get(latest_key)
-    return Point(*hit) if hit is not None else _reading_latest_load(topic)
+    return _head(hit) if hit is not None else _topic_head_load(topic)
+
+
+def topic_latest_for_user(*, topic: str, user_id: int, is_staff: bool) -> Point | None:
+    """The newest reading of ``topic`` if the user may read it (``topic_head_for_user``)."""
+    head = topic_head_for_user(topic=topic, user_id=user_id, is_staff=is_staff)
+    return head.point if head is not None else None
+
+
+def topics_known(*, names: Collection[str]) -> set[str]:
+    """Which of the series ``names`` already have at least one reading stored.
+
+    One query of the topic summaries (SQL or MongoDB); for the ingester, which keeps a
+    replayed retained message only for a series that has nothing yet.
+    """
+    if not names:
+        return set()
+    with storage_errors():
+        return get_storage().topics_known(names=names)
 
 
 def reading_range(
@@ -231,8 +275,24 @@ def reading_aggregate(
 
 
 def device_events(*, name: str, limit: int = 50) -> list[DeviceEvent]:
-    """The newest liveness changes of a device, newest first."""
+    """The newest liveness changes of a device (and of its sub-devices, by ``source``),
+    newest first."""
     return list(DeviceEvent.objects.using(telemetry_alias()).filter(device=name)[:limit])
+
+
+def device_profiles(*, names: Collection[str]) -> dict[str, DeviceProfile]:
+    """The registered devices among ``names`` (enabled or not) with their kind and time zone,
+    by name, in one query; names nobody registered are absent."""
+    wanted = sorted(set(names))
+    if not wanted:
+        return {}
+    with storage_errors():
+        rows = (
+            Device.objects.using(telemetry_alias())
+            .filter(name__in=wanted)
+            .values_list("name", "kind", "tz")
+        )
+        return {name: DeviceProfile(name=name, kind=kind, tz=tz) for name, kind, tz in rows}
 
 
 def device_list_for_owner(*, owner_id: int) -> QuerySet[Device]:

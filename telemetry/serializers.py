@@ -15,7 +15,8 @@ from django.conf import settings
 from rest_framework import serializers
 
 from telemetry.layouts import DEFAULT_KIND, LAYOUTS
-from telemetry.models import DEVICE_NAME_PATTERN, Device
+from telemetry.models import DEFAULT_TZ, DEVICE_NAME_PATTERN, TZ_MAX_LENGTH, Device, tz_is_valid
+from telemetry.records import UNIT_MAX_LENGTH
 from telemetry.storage import AGGREGATES
 
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -145,8 +146,18 @@ class PointSerializer(serializers.Serializer):
     value = serializers.JSONField(help_text="A number, or text for non-numeric payloads.")
 
 
+def _unit_field() -> serializers.CharField:
+    return serializers.CharField(
+        allow_null=True,
+        max_length=UNIT_MAX_LENGTH,
+        help_text="The series' unit as its payloads give it (SenML `u`, Tasmota `TempUnit`), "
+        "e.g. `Cel` or `°C`; null when none did.",
+    )
+
+
 class TopicReadingsSerializer(serializers.Serializer):
     topic = serializers.CharField()
+    unit = _unit_field()
     data = PointSerializer(many=True)
 
 
@@ -165,6 +176,7 @@ class BucketSerializer(serializers.Serializer):
 
 class AggregatePageSerializer(serializers.Serializer):
     topic = serializers.CharField()
+    unit = _unit_field()
     bucket = serializers.CharField()
     agg = serializers.ListField(child=serializers.CharField())
     data = BucketSerializer(many=True)
@@ -175,6 +187,7 @@ class TopicSummarySerializer(serializers.Serializer):
     topic = serializers.CharField()
     last_date = serializers.DateTimeField()
     last_value = serializers.JSONField()
+    unit = _unit_field()
 
 
 class TopicListSerializer(serializers.Serializer):
@@ -184,8 +197,41 @@ class TopicListSerializer(serializers.Serializer):
 class DeviceSerializer(serializers.ModelSerializer):
     class Meta:
         model = Device
-        fields = ["name", "kind", "enabled", "owner_id", "created_at", "last_seen", "online"]
+        fields = [
+            "name",
+            "kind",
+            "tz",
+            "enabled",
+            "owner_id",
+            "created_at",
+            "last_seen",
+            "online",
+        ]
         read_only_fields = ["online"]
+        extra_kwargs = {
+            "online": {
+                "help_text": "From the device's availability topic (last will, status) once "
+                "it has sent one, else from its readings (offline after a silence)."
+            },
+            "last_seen": {"help_text": "When the device's last reading arrived."},
+        }
+
+
+def _tz_field(**kwargs) -> serializers.CharField:
+    return serializers.CharField(
+        max_length=TZ_MAX_LENGTH,
+        help_text="IANA time zone (e.g. `Europe/Berlin`) in which payload times without an "
+        "offset are read.",
+        **kwargs,
+    )
+
+
+def _tz_validate(value: str) -> str:
+    if not tz_is_valid(value):
+        raise serializers.ValidationError(
+            f"Unknown time zone '{value}': use an IANA zone name such as 'UTC' or 'Europe/Berlin'."
+        )
+    return value
 
 
 class DeviceCreateSerializer(serializers.Serializer):
@@ -195,12 +241,26 @@ class DeviceCreateSerializer(serializers.Serializer):
         error_messages={"invalid": "Use 1 to 64 letters, digits, '_' or '-' (no dots or slashes)."},
     )
     kind = serializers.ChoiceField(choices=sorted(LAYOUTS), default=DEFAULT_KIND)
+    tz = _tz_field(default=DEFAULT_TZ)
+
+    def validate_tz(self, value: str) -> str:
+        return _tz_validate(value)
 
 
 class DeviceUpdateSerializer(serializers.Serializer):
     enabled = serializers.BooleanField(
-        help_text="false: the broker refuses the device's login and closes its connection."
+        required=False,
+        help_text="false: the broker refuses the device's login and closes its connection.",
     )
+    tz = _tz_field(required=False)
+
+    def validate_tz(self, value: str) -> str:
+        return _tz_validate(value)
+
+    def validate(self, attrs: dict) -> dict:
+        if not attrs:
+            raise serializers.ValidationError({"detail": "Give 'enabled' and/or 'tz'."})
+        return attrs
 
 
 class MqttCredentialsSerializer(serializers.Serializer):

@@ -15,20 +15,23 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connections, transaction
-from django.db.models import Q
+from django.db.models import F, Q, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from telemetry import cache_keys, rollups
 from telemetry.layouts import DEFAULT_KIND, LAYOUTS, fixed_first_levels
 from telemetry.models import (
+    DEFAULT_TZ,
     INTERNAL_ACCOUNT_PREFIX,
     RESERVED_TOPIC_LEVELS,
     Device,
     DeviceEvent,
     RetiredDeviceName,
     device_name_validator,
+    tz_is_valid,
 )
-from telemetry.records import AppendResult, DeadLetterIn, ReadingIn
+from telemetry.records import AppendResult, DeadLetterIn, DeviceEventIn, ReadingIn
 from telemetry.routers import telemetry_alias
 from telemetry.storage import StorageError, StorageRefused, get_storage, storage_errors
 
@@ -74,17 +77,22 @@ class DeviceNameReserved(Exception):
 
 
 def reading_bulk_append(
-    *, readings: Sequence[ReadingIn], dead_letters: Sequence[DeadLetterIn] = ()
+    *,
+    readings: Sequence[ReadingIn],
+    dead_letters: Sequence[DeadLetterIn] = (),
+    events: Sequence[DeviceEventIn] = (),
 ) -> AppendResult:
-    """Store a batch of readings and dead letters in one transaction.
+    """Store a batch of readings, dead letters and availability events in one transaction.
 
     Idempotent: a (topic, ts) already stored is skipped and counted in ``duplicates``, so a
     whole batch can be retried after a failure. Updates ``Device.last_seen`` of the devices
-    in the batch and, after commit, the cached latest values of its topics.
+    in the batch and, after commit, the cached latest values (and units) of its topics.
+    ``events`` set the devices' ``online`` flags (``_device_events_apply``); on the mongo
+    backend they and the device stamps are written to the SQL database after the readings.
     Raises ``StorageError`` for any database or MongoDB failure, ``StorageRefused`` (one
     of those) when the data itself was refused and retrying it cannot succeed.
     """
-    if not readings and not dead_letters:
+    if not readings and not dead_letters and not events:
         return AppendResult(stored=0, duplicates=0, dead_lettered=0)
     storage = get_storage()
     alias = telemetry_alias()
@@ -93,10 +101,13 @@ def reading_bulk_append(
         if getattr(storage, "uses_django_database", False):
             with transaction.atomic(using=alias):
                 result = storage.append(readings=readings, dead_letters=dead_letters)
+                _device_events_apply(alias=alias, events=events)
                 _device_touch(alias=alias, names=devices)
         else:
             result = storage.append(readings=readings, dead_letters=dead_letters)
-            _device_touch(alias=alias, names=devices)
+            with transaction.atomic(using=alias):
+                _device_events_apply(alias=alias, events=events)
+                _device_touch(alias=alias, names=devices)
     if readings:
         topics = {r.topic for r in readings}
         transaction.on_commit(partial(_latest_cache_refresh, topics=topics), using=alias)
@@ -104,7 +115,8 @@ def reading_bulk_append(
 
 
 def _device_touch(*, alias: str, names: Sequence[str]) -> None:
-    """Stamp ``last_seen`` and mark the devices online; record the ones that came back.
+    """Stamp ``last_seen``; mark online the devices that do not report their own availability
+    (``availability_at`` unset), and record the ones among them that came back.
 
     One statement per batch as before; ``online_since`` moves only when a device was
     offline, so the (rare) offline -> online transitions need no extra read.
@@ -119,16 +131,117 @@ def _device_touch(*, alias: str, names: Sequence[str]) -> None:
     with connection.cursor() as cursor:
         # SET sees the old row: online_since changes only for devices that were offline.
         cursor.execute(
-            f"UPDATE {table} SET last_seen = %s, online = %s, "  # noqa: S608
-            f"online_since = CASE WHEN online THEN online_since ELSE %s END "
-            f"WHERE name IN ({marks}) RETURNING name, online_since",
+            f"UPDATE {table} SET last_seen = %s, "  # noqa: S608
+            "online = CASE WHEN availability_at IS NULL THEN %s ELSE online END, "
+            "online_since = CASE WHEN online OR availability_at IS NOT NULL "
+            "THEN online_since ELSE %s END "
+            f"WHERE name IN ({marks}) RETURNING name, online_since, availability_at",
             [stamp, True, stamp, *names],
         )
-        back = sorted(name for name, since in cursor.fetchall() if _is_instant(since, now))
+        back = sorted(
+            name
+            for name, since, availability_at in cursor.fetchall()
+            if availability_at is None and _is_instant(since, now)
+        )
     if back:
         DeviceEvent.objects.using(alias).bulk_create(
             DeviceEvent(device=name, kind=DeviceEvent.ONLINE, at=now) for name in back
         )
+
+
+_SOURCE_MAX_LENGTH = DeviceEvent._meta.get_field("source").max_length
+
+
+def _device_events_apply(*, alias: str, events: Sequence[DeviceEventIn]) -> None:
+    """Apply what devices said on their availability topics, oldest first.
+
+    A device's own event (``source == ""``) sets its ``online`` flag and ``availability_at``
+    (from then on it reports its own state: readings no longer mark it online, a silence no
+    longer offline); a ``DeviceEvent`` is recorded only when the flag changes, so the
+    retained "online" the broker replays at every resubscription adds nothing. An event
+    older than the device's last availability message is stale and skipped. Events about a
+    sub-device (``source``) are recorded when that source's last recorded state differs and
+    leave the device's flag alone. Events of devices nobody registered are ignored.
+    """
+    if not events:
+        return
+    names = sorted({e.device for e in events})
+    devices = {
+        d.name: d
+        for d in Device.objects.using(alias)
+        .select_for_update()
+        .filter(name__in=names)
+        .order_by("name")
+        .only("id", "name", "online", "online_since", "availability_at", "last_seen")
+    }
+    ordered = sorted((e for e in events if e.device in devices), key=lambda e: e.at)
+    recorded: list[DeviceEvent] = []
+    changed: dict[str, Device] = {}
+    for event in ordered:
+        if event.source:
+            continue
+        device = devices[event.device]
+        if device.availability_at is not None and event.at < device.availability_at:
+            continue
+        if device.online != event.online:
+            device.online = event.online
+            if event.online:
+                device.online_since = event.at
+            recorded.append(_event(device=device.name, event=event, last_seen=device.last_seen))
+        device.availability_at = event.at
+        changed[device.name] = device
+    if changed:
+        Device.objects.using(alias).bulk_update(
+            list(changed.values()), ["online", "online_since", "availability_at"]
+        )
+    recorded += _sub_device_events(alias=alias, events=[e for e in ordered if e.source])
+    if recorded:
+        DeviceEvent.objects.using(alias).bulk_create(recorded)
+
+
+def _event(*, device: str, event: DeviceEventIn, last_seen=None, source: str = "") -> DeviceEvent:
+    kind = DeviceEvent.ONLINE if event.online else DeviceEvent.OFFLINE
+    return DeviceEvent(
+        device=device,
+        source=source,
+        kind=kind,
+        at=event.at,
+        last_seen=None if event.online else last_seen,
+    )
+
+
+def _sub_device_events(*, alias: str, events: Sequence[DeviceEventIn]) -> list[DeviceEvent]:
+    """The events of sub-devices (oldest first) whose state differs from the last recorded
+    one of the same (device, source); one query for those last states."""
+    if not events:
+        return []
+    pairs = {(e.device, e.source[:_SOURCE_MAX_LENGTH]) for e in events}
+    newest_first = Window(
+        RowNumber(),
+        partition_by=[F("device"), F("source")],
+        order_by=[F("at").desc(), F("id").desc()],
+    )
+    rows = (
+        DeviceEvent.objects.using(alias)
+        .filter(device__in=sorted({d for d, _ in pairs}), source__in=sorted({s for _, s in pairs}))
+        .annotate(rank=newest_first)
+        .filter(rank=1)
+        .values_list("device", "source", "kind", "at")
+    )
+    last = {
+        (device, source): (kind == DeviceEvent.ONLINE, at)
+        for device, source, kind, at in rows
+        if (device, source) in pairs
+    }
+    recorded = []
+    for event in events:
+        key = (event.device, event.source[:_SOURCE_MAX_LENGTH])
+        known = last.get(key)
+        if known is not None and (event.at < known[1] or known[0] == event.online):
+            continue
+        last[key] = (event.online, event.at)
+        recorded.append(_event(device=key[0], event=event, source=key[1]))
+    return recorded
 
 
 def _is_instant(value, instant: datetime) -> bool:
@@ -144,7 +257,10 @@ def _latest_cache_refresh(*, topics: set[str]) -> None:
         with storage_errors():
             summaries = get_storage().topic_list(names=topics)
         cache.set_many(
-            {cache_keys.latest(s.name): (s.last_ts, s.last_value, s.last_text) for s in summaries},
+            {
+                cache_keys.latest(s.name): (s.last_ts, s.last_value, s.last_text, s.unit)
+                for s in summaries
+            },
             timeout=cache_keys.timeout(),
         )
     except Exception:  # the readings are committed; a stale cache must not fail the batch
@@ -183,12 +299,16 @@ def device_name_reservation(*, name: str) -> str | None:
     return None
 
 
-def device_create(*, owner_id: int, name: str, kind: str = DEFAULT_KIND) -> tuple[Device, str]:
+def device_create(
+    *, owner_id: int, name: str, kind: str = DEFAULT_KIND, tz: str = DEFAULT_TZ
+) -> tuple[Device, str]:
     """Register a device for ``owner_id``; returns it and its MQTT password (shown only once).
 
-    Raises ``ValidationError`` for a malformed name, ``DeviceNameReserved`` for a name no
-    device may take, and ``DeviceNameTaken`` when another device has it or another owner's
-    device had it. The broker learns of the device through ``manage.py mqtt_auth_sync``.
+    ``tz`` is an IANA zone name: the ingester reads the device's local times in it.
+    Raises ``ValidationError`` for a malformed name, an unknown kind or zone,
+    ``DeviceNameReserved`` for a name no device may take, and ``DeviceNameTaken`` when
+    another device has it or another owner's device had it. The broker learns of the device
+    through ``manage.py mqtt_auth_sync``.
     """
     device_name_validator(name)
     reason = device_name_reservation(name=name)
@@ -198,10 +318,12 @@ def device_create(*, owner_id: int, name: str, kind: str = DEFAULT_KIND) -> tupl
     alias = telemetry_alias()
     if kind not in LAYOUTS:
         raise ValidationError({"kind": f"Unknown device kind {kind!r}."})
+    _tz_check(tz)
     device = Device(
         name=name,
         owner_id=owner_id,
         kind=kind,
+        tz=tz,
         mqtt_password_hash=mqtt_password_hash(password=password),
     )
     try:
@@ -224,12 +346,29 @@ def device_create(*, owner_id: int, name: str, kind: str = DEFAULT_KIND) -> tupl
     return device, password
 
 
-def device_update(*, device: Device, enabled: bool) -> Device:
-    """Enable or disable a device; a disabled device's broker login is refused."""
-    if device.enabled != enabled:
+def _tz_check(tz: str) -> None:
+    if not tz_is_valid(tz):
+        raise ValidationError(
+            {"tz": f"Unknown time zone {tz!r}: use an IANA zone name such as 'Europe/Berlin'."}
+        )
+
+
+def device_update(*, device: Device, enabled: bool | None = None, tz: str | None = None) -> Device:
+    """Enable or disable a device (a disabled device's broker login is refused), and/or
+    change its time zone; ``None`` leaves that setting as it is. Raises ``ValidationError``
+    for an unknown zone."""
+    fields = []
+    if enabled is not None and device.enabled != enabled:
         device.enabled = enabled
-        device.save(using=telemetry_alias(), update_fields=["enabled"])
+        fields.append("enabled")
         logger.info("device %s %s", device.name, "enabled" if enabled else "disabled")
+    if tz is not None and device.tz != tz:
+        _tz_check(tz)
+        device.tz = tz
+        fields.append("tz")
+        logger.info("device %s reads local times in %s", device.name, tz)
+    if fields:
+        device.save(using=telemetry_alias(), update_fields=fields)
     return device
 
 
@@ -344,6 +483,8 @@ def device_offline_mark(*, now: datetime | None = None) -> list[str]:
     """Mark devices silent for ``DEVICE_OFFLINE_AFTER_SECONDS`` offline; record each change.
 
     Returns the names marked offline. Idempotent: a device already offline is left alone.
+    Devices that report their own availability (``availability_at`` set) are left to it: a
+    sensor that sends once an hour is online as long as its last will has not said otherwise.
     """
     now = now or timezone.now()
     alias = telemetry_alias()
@@ -352,7 +493,7 @@ def device_offline_mark(*, now: datetime | None = None) -> list[str]:
         stale = list(
             Device.objects.using(alias)
             .select_for_update()
-            .filter(online=True)
+            .filter(online=True, availability_at__isnull=True)
             .filter(Q(last_seen__lt=silent_since) | Q(last_seen__isnull=True))
             .order_by("name")
             .values_list("id", "name", "last_seen")

@@ -41,13 +41,14 @@ class Point:
 
 @dataclass(frozen=True, slots=True)
 class TopicSummary:
-    """A topic and its newest reading."""
+    """A topic, its newest reading and its unit (``None``: no payload ever gave one)."""
 
     name: str
     device: str
     last_ts: datetime
     last_value: float | None
     last_text: str | None
+    unit: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +63,10 @@ class Storage(Protocol):
     def append(
         self, *, readings: Sequence[ReadingIn], dead_letters: Sequence[DeadLetterIn]
     ) -> AppendResult:
-        """Store a batch at once; a (topic, ts) already stored is skipped and counted."""
+        """Store a batch at once; a (topic, ts) already stored is skipped and counted.
+
+        The readings that carry a ``unit`` set their topic's unit (the newest of the batch
+        wins, whether or not it is newer than the topic's last reading); ``None`` leaves it."""
 
     def latest(self, *, topic: str) -> Point | None: ...
 
@@ -95,6 +99,9 @@ class Storage(Protocol):
         """Summaries of the topics of ``devices`` (every topic when ``None``), by name."""
 
     def topic_get(self, *, topic: str) -> TopicSummary | None: ...
+
+    def topics_known(self, *, names: Collection[str]) -> set[str]:
+        """Which of ``names`` have a summary, i.e. had at least one reading stored."""
 
     def check(self) -> None:
         """Raise ``StorageError`` when the storage does not answer."""

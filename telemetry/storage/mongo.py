@@ -146,9 +146,12 @@ class MongoStorage:
 
     def _upsert_topics(self, readings: Sequence[ReadingIn], *, session) -> None:
         newest: dict[str, ReadingIn] = {}
+        with_unit: dict[str, ReadingIn] = {}
         for r in readings:
             if r.topic not in newest or r.ts > newest[r.topic].ts:
                 newest[r.topic] = r
+            if r.unit is not None and (r.topic not in with_unit or r.ts >= with_unit[r.topic].ts):
+                with_unit[r.topic] = r
         ops = []
         for name in sorted(newest):
             r = newest[name]
@@ -166,6 +169,8 @@ class MongoStorage:
             stage = {"device": name.split(".", 1)[0]}
             for field, value in new_fields.items():
                 stage[field] = {"$cond": [newer, {"$literal": value}, f"${field}"]}
+            if name in with_unit:  # a unit is set whatever the reading's age (as in SQL)
+                stage["unit"] = {"$literal": with_unit[name].unit}
             ops.append(UpdateOne({"_id": name}, [{"$set": stage}], upsert=True))
         self.topics.bulk_write(ops, ordered=True, session=session)
 
@@ -250,6 +255,7 @@ class MongoStorage:
                 last_ts=doc["last_ts"] + timedelta(microseconds=doc.get("last_us", 0)),
                 last_value=doc.get("last_value"),
                 last_text=doc.get("last_text"),
+                unit=doc.get("unit"),
             )
             for doc in self.topics.find(query).sort("_id", ASCENDING)
         ]
@@ -257,6 +263,12 @@ class MongoStorage:
     def topic_get(self, *, topic: str) -> TopicSummary | None:
         found = self.topic_list(names=[topic])
         return found[0] if found else None
+
+    def topics_known(self, *, names: Collection[str]) -> set[str]:
+        wanted = sorted(set(names))
+        if not wanted:
+            return set()
+        return {doc["_id"] for doc in self.topics.find({"_id": {"$in": wanted}}, {"_id": 1})}
 
     def check(self) -> None:
         self.client.admin.command("ping")

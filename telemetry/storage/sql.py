@@ -49,6 +49,18 @@ def _newest_per_topic(readings: Sequence[ReadingIn]) -> dict[str, ReadingIn]:
     return newest
 
 
+def _unit_per_topic(readings: Sequence[ReadingIn]) -> dict[str, str]:
+    """The unit of each topic's newest reading that carries one (topics without: absent)."""
+    units: dict[str, tuple] = {}
+    for reading in readings:
+        if reading.unit is None:
+            continue
+        seen = units.get(reading.topic)
+        if seen is None or reading.ts >= seen[0]:
+            units[reading.topic] = (reading.ts, reading.unit)
+    return {topic: unit for topic, (_, unit) in units.items()}
+
+
 class SqlStorage:
     """The ``sql`` backend. The database alias is resolved per call (tests switch it)."""
 
@@ -144,25 +156,37 @@ class SqlStorage:
         return stored
 
     def _upsert_topics(self, alias: str, readings: Sequence[ReadingIn]) -> None:
-        """Move each topic's summary forward to the newest reading of the batch."""
+        """Move each topic's summary forward to the newest reading of the batch, and set its
+        unit from the newest reading of the batch that carries one (any age: a unit is not a
+        value, and a late reading knows it as well as a new one)."""
         connection = connections[alias]
         adapt = connection.ops.adapt_datetimefield_value
         newest = _newest_per_topic(readings)
+        units = _unit_per_topic(readings)
         names = sorted(newest)
-        size = self._rows_per_statement(alias, 5)
+        size = self._rows_per_statement(alias, 6)
         table = connection.ops.quote_name(Topic._meta.db_table)
+        newer = f"{table}.last_ts < excluded.last_ts"
         with connection.cursor() as cursor:
             for i in range(0, len(names), size):
                 chunk = [newest[name] for name in names[i : i + size]]
                 params: list = []
                 for r in chunk:
-                    params.extend((r.topic, r.topic.split(".", 1)[0], adapt(r.ts), r.value, r.text))
-                values = ",".join(["(%s,%s,%s,%s,%s)"] * len(chunk))
+                    device, unit = r.topic.split(".", 1)[0], units.get(r.topic)
+                    params.extend((r.topic, device, adapt(r.ts), r.value, r.text, unit))
+                values = ",".join(["(%s,%s,%s,%s,%s,%s)"] * len(chunk))
+                # SET sees the old row in every expression, so each column tests ``newer`` itself.
                 cursor.execute(
-                    f"INSERT INTO {table} (name, device, last_ts, last_value, last_text) "  # noqa: S608
+                    f"INSERT INTO {table} (name, device, last_ts, last_value, last_text, unit) "  # noqa: S608
                     f"VALUES {values} ON CONFLICT (name) DO UPDATE SET "
-                    "last_ts = excluded.last_ts, last_value = excluded.last_value, "
-                    f"last_text = excluded.last_text WHERE {table}.last_ts < excluded.last_ts",
+                    f"last_ts = CASE WHEN {newer} THEN excluded.last_ts ELSE {table}.last_ts END, "
+                    f"last_value = CASE WHEN {newer} THEN excluded.last_value "
+                    f"ELSE {table}.last_value END, "
+                    f"last_text = CASE WHEN {newer} THEN excluded.last_text "
+                    f"ELSE {table}.last_text END, "
+                    f"unit = COALESCE(excluded.unit, {table}.unit) "
+                    f"WHERE {newer} OR (excluded.unit IS NOT NULL AND "
+                    f"({table}.unit IS NULL OR {table}.unit <> excluded.unit))",
                     params,
                 )
 
@@ -254,12 +278,27 @@ class SqlStorage:
             qs = qs.filter(name__in=list(names))
         return [
             TopicSummary(*row)
-            for row in qs.values_list("name", "device", "last_ts", "last_value", "last_text")
+            for row in qs.values_list(
+                "name", "device", "last_ts", "last_value", "last_text", "unit"
+            )
         ]
 
     def topic_get(self, *, topic: str) -> TopicSummary | None:
         found = self.topic_list(names=[topic])
         return found[0] if found else None
+
+    def topics_known(self, *, names: Collection[str]) -> set[str]:
+        wanted = sorted(set(names))
+        known: set[str] = set()
+        # One query unless the names outgrow the database's parameter limit (SQLite).
+        size = connections[self.alias].features.max_query_params or len(wanted) or 1
+        for i in range(0, len(wanted), size):
+            known.update(
+                Topic.objects.using(self.alias)
+                .filter(name__in=wanted[i : i + size])
+                .values_list("name", flat=True)
+            )
+        return known
 
     def check(self) -> None:
         with connections[self.alias].cursor() as cursor:

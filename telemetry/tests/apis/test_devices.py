@@ -207,3 +207,69 @@ def test_delete_removes_the_device_and_its_topics_turn_staff_only(client_for):
     assert client.get("/devices/pi").status_code == 404
     assert client.get("/iot/pi.temp/latest").status_code == 404
     assert client_for(user_id=99, is_staff=True).get("/iot/pi.temp/latest").status_code == 200
+
+
+def test_time_zone_defaults_to_utc_and_round_trips(client_for):
+    client = client_for(user_id=ALICE)
+
+    plain = client.post("/devices", {"name": "pi"}, format="json").json()
+    berlin = client.post(
+        "/devices", {"name": "garage", "kind": "native", "tz": "Europe/Berlin"}, format="json"
+    )
+
+    assert plain["tz"] == "UTC"
+    assert berlin.status_code == 201 and berlin.json()["tz"] == "Europe/Berlin"
+    assert client.get("/devices/garage").json()["tz"] == "Europe/Berlin"
+    assert Device.objects.get(name="garage").tz == "Europe/Berlin"
+    listed = {d["name"]: d for d in client.get("/devices").json()}
+    assert {k: listed["garage"][k] for k in ("kind", "tz", "online", "last_seen")} == {
+        "kind": "native",
+        "tz": "Europe/Berlin",
+        "online": False,
+        "last_seen": None,
+    }
+
+
+@pytest.mark.parametrize(
+    "tz", ["Mars/Olympus_Mons", "europe/berlin", "", "../etc/passwd", "+02:00"]
+)
+def test_unknown_time_zone_is_400_naming_tz(client_for, tz):
+    response = client_for(user_id=ALICE).post(
+        "/devices", {"name": "garage", "tz": tz}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "tz" in response.json()
+    assert not Device.objects.filter(name="garage").exists()
+
+
+def test_patch_changes_the_time_zone_and_refuses_an_unknown_one(client_for):
+    client = client_for(user_id=ALICE)
+    client.post("/devices", {"name": "pi"}, format="json")
+
+    moved = client.patch("/devices/pi", {"tz": "America/New_York"}, format="json")
+    refused = client.patch("/devices/pi", {"tz": "Nowhere/Special"}, format="json")
+    empty = client.patch("/devices/pi", {}, format="json")
+    both = client.patch("/devices/pi", {"tz": "Asia/Tokyo", "enabled": False}, format="json")
+
+    assert moved.status_code == 200 and moved.json()["tz"] == "America/New_York"
+    assert refused.status_code == 400 and "tz" in refused.json()
+    assert empty.status_code == 400
+    assert both.status_code == 200
+    stored = Device.objects.get(name="pi")
+    assert (stored.tz, stored.enabled) == ("Asia/Tokyo", False)
+
+
+def test_the_service_refuses_an_unknown_time_zone_too():
+    from django.core.exceptions import ValidationError
+
+    from telemetry.services import device_create, device_update
+
+    with pytest.raises(ValidationError) as refused:
+        device_create(owner_id=ALICE, name="pi", tz="Atlantis/Capital")
+    device, _ = device_create(owner_id=ALICE, name="pi", tz="Europe/Lisbon")
+    with pytest.raises(ValidationError):
+        device_update(device=device, tz="UTC+2")
+
+    assert "tz" in refused.value.message_dict
+    assert Device.objects.get(name="pi").tz == "Europe/Lisbon"

@@ -28,7 +28,14 @@ def test_append_and_query_through_the_api(mongo_backend, client_for, telemetry_n
 
     assert (first.stored, again.duplicates) == (91, 3)
     assert topics == {
-        "data": [{"topic": "pi.temp", "last_date": "2024-03-01T12:01:29+00:00", "last_value": 89.0}]
+        "data": [
+            {
+                "topic": "pi.temp",
+                "last_date": "2024-03-01T12:01:29+00:00",
+                "last_value": 89.0,
+                "unit": None,
+            }
+        ]
     }
     assert latest["data"] == [{"date": "2024-03-01T12:01:29+00:00", "value": 89.0}]
     assert len(page["data"]) + len(second["data"]) == 90 and second["next"] is None
@@ -43,7 +50,12 @@ def test_text_and_late_readings(mongo_backend, client_for):
     body = client_for(user_id=5, is_staff=True).get("/iot").json()
 
     assert body["data"] == [
-        {"topic": "pi.door", "last_date": "2024-03-01T12:00:00+00:00", "last_value": "open"}
+        {
+            "topic": "pi.door",
+            "last_date": "2024-03-01T12:00:00+00:00",
+            "last_value": "open",
+            "unit": None,
+        }
     ]
 
 

@@ -34,8 +34,18 @@ def test_topic_list_shows_only_the_callers_topics(world, client_for):
     assert response.status_code == 200
     assert response.json() == {
         "data": [
-            {"topic": "pi.hum", "last_date": "2024-03-01T12:00:01+00:00", "last_value": 41.0},
-            {"topic": "pi.temp", "last_date": "2024-03-01T12:00:04+00:00", "last_value": 4.0},
+            {
+                "topic": "pi.hum",
+                "last_date": "2024-03-01T12:00:01+00:00",
+                "last_value": 41.0,
+                "unit": None,
+            },
+            {
+                "topic": "pi.temp",
+                "last_date": "2024-03-01T12:00:04+00:00",
+                "last_value": 4.0,
+                "unit": None,
+            },
         ]
     }
 
@@ -61,6 +71,7 @@ def test_latest_shape(world, client_for, path):
     assert response.status_code == 200
     assert response.json() == {
         "topic": "pi.temp",
+        "unit": None,
         "data": [{"date": "2024-03-01T12:00:04+00:00", "value": 4.0}],
     }
 
@@ -132,7 +143,8 @@ def test_requests_without_a_token_are_refused(world, api_client):
 
 
 @pytest.mark.parametrize(
-    "topic", ["pi", "pi..temp", "pi.te mp", ".temp", "pi.temp.", "x" * 65 + ".t"]
+    "topic",
+    ["pi", "pi..temp", "pi.te%01mp", "pi.te%7Fmp", ".temp", "pi.temp.", "x" * 65 + ".t", "p i.t"],
 )
 def test_malformed_topic_is_400(world, client_for, topic):
     response = client_for(user_id=ALICE).get(f"/iot/{topic}/latest")
@@ -152,6 +164,7 @@ def test_range_by_days_includes_the_end_day_newest_first(client_for):
     assert response.status_code == 200
     assert response.json() == {
         "topic": "pi.temp",
+        "unit": None,
         "data": [
             {"date": "2024-03-01T12:00:00+00:00", "value": 2.0},
             {"date": "2024-03-01T00:00:00+00:00", "value": 1.0},

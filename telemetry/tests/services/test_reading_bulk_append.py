@@ -88,7 +88,12 @@ def test_latest_cache_is_refreshed_after_commit(telemetry_on_commit):
     with telemetry_on_commit(execute=True):
         reading_bulk_append(readings=readings("pi.temp", 3))
 
-    assert cache.get(cache_keys.latest("pi.temp")) == (T0 + timedelta(seconds=2), 2.0, None)
+    assert cache.get(cache_keys.latest("pi.temp")) == (
+        T0 + timedelta(seconds=2),
+        2.0,
+        None,
+        None,
+    )
 
 
 def test_latest_cache_is_not_touched_when_the_batch_does_not_commit(telemetry_on_commit):

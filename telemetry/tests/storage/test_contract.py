@@ -167,3 +167,39 @@ def test_dead_letters_are_counted(storage):
 
 def test_check_answers(storage):
     storage.check()
+
+
+def test_units_are_kept_per_topic_and_move_with_the_newest_reading_that_has_one(storage):
+    storage.append(
+        readings=[
+            ReadingIn(topic="pi.temp", ts=T0, value=21.0, unit="Cel"),
+            ReadingIn(topic="pi.temp", ts=T0 + S, value=21.5, unit="°C"),
+            ReadingIn(topic="pi.hum", ts=T0, value=40.0),
+        ],
+        dead_letters=[],
+    )
+    first = {t.name: t.unit for t in storage.topic_list(devices=None)}
+    # A reading without a unit leaves it; a late one that carries one sets it.
+    storage.append(
+        readings=[ReadingIn(topic="pi.temp", ts=T0 + 5 * S, value=22.0)], dead_letters=[]
+    )
+    kept = storage.topic_get(topic="pi.temp")
+    storage.append(
+        readings=[ReadingIn(topic="pi.hum", ts=T0 - S, value=39.0, unit="%RH")], dead_letters=[]
+    )
+
+    assert first == {"pi.hum": None, "pi.temp": "°C"}
+    assert (kept.unit, kept.last_value) == ("°C", 22.0)
+    hum = storage.topic_get(topic="pi.hum")
+    assert (hum.unit, hum.last_value, hum.last_ts) == ("%RH", 40.0, T0)
+
+
+def test_topics_known_are_the_names_with_readings(storage):
+    storage.append(
+        readings=readings("pi.temp", 1) + readings("pi.living room.t", 1), dead_letters=[]
+    )
+
+    known = storage.topics_known(names=["pi.temp", "pi.living room.t", "pi.hum", "x.y"])
+
+    assert known == {"pi.temp", "pi.living room.t"}
+    assert storage.topics_known(names=[]) == set()
