@@ -155,18 +155,17 @@ class MessageReader:
         if not text:
             out.skipped += 1  # firmware clears a retained topic with an empty message
             return out
+        if text[0] not in '{["':
+            if lineproto.looks_like(text):
+                lineproto.decode(out, series=route.series, text=text, received_at=received_at)
+            else:
+                out.add(route.series, text, received_at)
+            return out
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            raise PayloadError("malformed JSON") from None
         tz = self._zone(route.device)
-        if text[0] in '{["':
-            try:
-                data = json.loads(text)
-            except (ValueError, RecursionError):
-                raise PayloadError("malformed JSON") from None
-        elif lineproto.looks_like(text):
-            lineproto.decode(out, series=route.series, text=text, received_at=received_at)
-            return out
-        else:
-            out.add(route.series, text, received_at)
-            return out
         ts = received_at
         units: Mapping[str, str] = {}
         shape = getattr(LAYOUTS.get(_codec_kind(route.codec)), "shape", None)

@@ -109,21 +109,25 @@ def _flatten(
     tz: tzinfo,
     units: Mapping[str, str],
     depth: int,
+    inherited: str | None = None,
 ) -> None:
+    """Flatten ``obj`` onto ``series``; a unit named for a key applies to every value under
+    it (Tasmota's ``SpeedUnit`` to ``{"Speed": {"Act": ..., "Avg": ...}}``)."""
     if depth >= _MAX_DEPTH:
         raise PayloadError(f"JSON nested deeper than {_MAX_DEPTH} levels")
     for key, raw in obj.items():
         sub = f"{series}.{key_level(key)}"
+        unit = units.get(key, inherited)
         if isinstance(raw, dict):
             if raw and raw.keys() <= _READING_KEYS and "value" in raw:
                 own = time_read(raw["ts"], tz=tz) if "ts" in raw else ts
-                out.add(sub, raw["value"], own, units.get(key))
+                out.add(sub, raw["value"], own, unit)
             else:
-                _flatten(out, sub, raw, ts, tz, units, depth + 1)
+                _flatten(out, sub, raw, ts, tz, units, depth + 1, unit)
         elif isinstance(raw, list):
-            _flatten(out, sub, _array_keys(raw), ts, tz, units, depth + 1)
+            _flatten(out, sub, _array_keys(raw), ts, tz, units, depth + 1, unit)
         else:
-            out.add(sub, raw, ts, units.get(key))
+            out.add(sub, raw, ts, unit)
 
 
 def _array_keys(items: list) -> dict[str, object]:

@@ -27,7 +27,12 @@ _DROPPED_TAGS = frozenset(("host",))
 
 
 def looks_like(text: str) -> bool:
-    return _LOOKS_LIKE.match(text) is not None
+    """True when the first line that is not a comment has the shape of a point."""
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            return _LOOKS_LIKE.match(line) is not None
+    return False
 
 
 def decode(out: Decoded, *, series: str, text: str, received_at: datetime) -> None:

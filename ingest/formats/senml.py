@@ -47,7 +47,24 @@ def _time(seconds: float, received_at: datetime) -> datetime:
         raise PayloadError("SenML time is out of range") from None
 
 
+def _units_per_name(pack: list) -> set[str]:
+    """Names a pack uses with more than one unit (RFC 8428 section 5.1.3: one name, the
+    unit telling humidity, longitude and latitude apart): those get the unit as a level."""
+    base_name, base_unit = "", None
+    seen: dict[str, set] = {}
+    for record in pack:
+        if isinstance(record.get("bn"), str):
+            base_name = record["bn"]
+        if "bu" in record:
+            base_unit = record["bu"]
+        name = record.get("n", "")
+        if isinstance(name, str):
+            seen.setdefault(base_name + name, set()).add(record.get("u", base_unit))
+    return {name for name, units in seen.items() if len(units - {None}) > 1}
+
+
 def decode(out: Decoded, *, series: str, pack: list, received_at: datetime) -> None:
+    split_by_unit = _units_per_name(pack)
     base_name = ""
     base_time = 0.0
     base_unit: str | None = None
@@ -79,6 +96,8 @@ def decode(out: Decoded, *, series: str, pack: list, received_at: datetime) -> N
         ts = _time(base_time + _number(record, "t"), received_at)
         unit = record.get("u", base_unit)
         target = f"{series}.{levels}"
+        if name in split_by_unit and isinstance(unit, str) and unit:
+            target = f"{target}.{unit.replace('.', '_').replace('/', '_')}"
         if "v" in record:
             out.add(target, _number(record, "v") + base_value, ts, unit)
         elif "vs" in record:

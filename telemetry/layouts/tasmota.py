@@ -55,6 +55,9 @@ def shape(route: Route, data: object) -> Shaped:
     units: dict[str, str] = {}
     rest = dict(data)
     time = rest.pop("Time", None)
+    epoch = rest.pop("Epoch", None)  # "Time 2"/"Time 3" formats: the same instant in seconds
+    if time is None:
+        time = epoch
     for unit_key, keys in _UNIT_KEYS.items():
         unit = rest.pop(unit_key, None)
         if isinstance(unit, str) and unit:
