@@ -9,6 +9,7 @@ import json
 from functools import lru_cache
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_protect, ensure_csrf_cookie
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -23,10 +24,15 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from accounts import selectors, services
 from accounts.authentication import BrowsableAPISessionAuthentication
+from accounts.models import RefreshChain
 from accounts.serializers import (
     ErrorOutput,
     LoginInput,
     LoginOutput,
+    MessageOutput,
+    PasswordChangeInput,
+    PasswordResetConfirmInput,
+    PasswordResetInput,
     RefreshInput,
     RegisterInput,
     TokenPairOutput,
@@ -34,11 +40,17 @@ from accounts.serializers import (
     UserListEnvelope,
     UserOutput,
 )
-from accounts.throttles import LoginEmailThrottle, LoginIPThrottle, RegisterIPThrottle
+from accounts.throttles import (
+    LoginEmailThrottle,
+    LoginIPThrottle,
+    RegisterIPThrottle,
+    SignedInAccountThrottle,
+)
 from accounts.tokens import InvalidRefreshToken, TokenPair
 
 LOGIN_FAILED = "Invalid email or password."
 REFRESH_FAILED = "Refresh token is invalid, expired or revoked."
+RESET_REQUESTED = "If an active account uses this email, a password reset link has been sent to it."
 
 _errors = {
     400: OpenApiResponse(ErrorOutput, description="Invalid input; field errors alongside detail"),
@@ -148,6 +160,112 @@ class MeApi(_UserView):
         return Response({"data": UserOutput(request.user).data})
 
 
+class LogoutAllApi(_UserView):
+    @extend_schema(
+        operation_id="auth_logout_all",
+        request=None,
+        responses={
+            204: OpenApiResponse(description="Every refresh token of the user is revoked"),
+            401: _errors[401],
+        },
+        description=(
+            "Ends every session of the signed-in user: all their refresh tokens stop working. "
+            "Access tokens already issued stay valid until they expire (stateless)."
+        ),
+    )
+    def post(self, request):
+        services.user_sessions_end(user=request.user, reason=RefreshChain.EndReason.LOGOUT_ALL)
+        return _without_refresh_cookie(Response(status=status.HTTP_204_NO_CONTENT))
+
+
+class PasswordChangeApi(_UserView):
+    # Each attempt checks a password: /auth/login's limits (per client IP and per account).
+    throttle_classes = [LoginIPThrottle, SignedInAccountThrottle]
+
+    @extend_schema(
+        operation_id="auth_password_change",
+        request=PasswordChangeInput,
+        responses={
+            204: OpenApiResponse(description="Password changed; every refresh token revoked"),
+            **_errors,
+        },
+        description=(
+            "400 names `current_password` when it is wrong and `new_password` when it fails "
+            "the password rules. Every refresh token of the user is revoked, this client's "
+            "too: log in again with the new password. Access tokens already issued stay "
+            "valid until they expire."
+        ),
+    )
+    def post(self, request):
+        body = PasswordChangeInput(data=request.data, context={"user": request.user})
+        body.is_valid(raise_exception=True)
+        services.user_password_set(
+            user=request.user,
+            password=body.validated_data["new_password"],
+            reason=RefreshChain.EndReason.PASSWORD_CHANGE,
+        )
+        return _without_refresh_cookie(Response(status=status.HTTP_204_NO_CONTENT))
+
+
+def _reset_url(request) -> str:
+    base = settings.PASSWORD_RESET_URL
+    # A path is completed with this request's host, which ALLOWED_HOSTS has vetted.
+    return base if "://" in base else request.build_absolute_uri(base)
+
+
+class PasswordResetApi(_PublicView):
+    throttle_classes = [LoginIPThrottle, LoginEmailThrottle]
+
+    @extend_schema(
+        operation_id="auth_password_reset",
+        request=PasswordResetInput,
+        responses={
+            202: MessageOutput,
+            400: _errors[400],
+            429: _errors[429],
+        },
+        description=(
+            "Emails a reset link (uid and token) to the account with this email, if there is "
+            "an active one. The answer is the same either way; limited like login."
+        ),
+    )
+    def post(self, request):
+        body = PasswordResetInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.password_reset_request(
+            email=body.validated_data["email"], reset_url=_reset_url(request)
+        )
+        return Response({"message": RESET_REQUESTED}, status=status.HTTP_202_ACCEPTED)
+
+
+class PasswordResetConfirmApi(_PublicView):
+    throttle_classes = [LoginIPThrottle]
+
+    @extend_schema(
+        operation_id="auth_password_reset_confirm",
+        request=PasswordResetConfirmInput,
+        responses={
+            204: OpenApiResponse(description="Password set; every refresh token revoked"),
+            400: _errors[400],
+            429: _errors[429],
+        },
+        description=(
+            "`uid` and `token` come from the reset email. 400 names `token` when the link is "
+            "invalid, expired or already used, `new_password` when it fails the password "
+            "rules. Every refresh token of the user is revoked."
+        ),
+    )
+    def post(self, request):
+        body = PasswordResetConfirmInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.user_password_set(
+            user=body.validated_data["user"],
+            password=body.validated_data["new_password"],
+            reason=RefreshChain.EndReason.PASSWORD_RESET,
+        )
+        return _without_refresh_cookie(Response(status=status.HTTP_204_NO_CONTENT))
+
+
 class UserPagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
@@ -228,11 +346,12 @@ class AccessTokenOutput(serializers.Serializer):
     auth_token = serializers.CharField()
 
 
-def _with_refresh_cookie(response: Response, refresh: str) -> Response:
+def _with_refresh_cookie(response: Response, pair: TokenPair) -> Response:
     response.set_cookie(
         SESSION_COOKIE,
-        refresh,
-        max_age=int(settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"].total_seconds()),
+        pair.refresh,
+        # As long as the token itself: at most the refresh lifetime, less near the chain's end.
+        max_age=max(0, int((pair.refresh_expires_at - timezone.now()).total_seconds())),
         path=SESSION_COOKIE_PATH,
         secure=not settings.DEBUG,
         httponly=True,
@@ -258,7 +377,7 @@ class SessionLoginApi(_PublicView):
     )
     def post(self, request):
         pair = _login(request)
-        return _with_refresh_cookie(Response({"auth_token": pair.access}), pair.refresh)
+        return _with_refresh_cookie(Response({"auth_token": pair.access}), pair)
 
 
 @method_decorator(csrf_protect, name="dispatch")
@@ -278,7 +397,7 @@ class SessionRefreshApi(_PublicView):
         except InvalidRefreshToken:
             response = Response({"detail": REFRESH_FAILED}, status=status.HTTP_401_UNAUTHORIZED)
             return _without_refresh_cookie(response)
-        return _with_refresh_cookie(Response({"auth_token": pair.access}), pair.refresh)
+        return _with_refresh_cookie(Response({"auth_token": pair.access}), pair)
 
 
 @method_decorator(csrf_protect, name="dispatch")

@@ -1,7 +1,12 @@
-"""Users of iotserver: email is the login, matched case-insensitively."""
+"""Users of iotserver (email is the login, matched case-insensitively) and their refresh
+token chains."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.db import models
@@ -56,3 +61,39 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+
+class RefreshChain(models.Model):
+    """One login and every refresh token rotated from it, named by the tokens' ``sid`` claim.
+
+    The chain, not the single token, is what ends: ``JWT_SESSION_MAX_DAYS`` after the login,
+    when a token of it that was already rotated is presented again (theft detection), at
+    logout, logout-all or a password change or reset. ``auth_hash`` is the user's
+    ``get_session_auth_hash()`` at login, so a password set anywhere (admin,
+    ``changepassword``) ends the chain as it ends Django sessions.
+    """
+
+    class EndReason(models.TextChoices):
+        LOGOUT = "logout", "logged out"
+        REUSE = "reuse", "a rotated refresh token was presented again"
+        LOGOUT_ALL = "logout_all", "logged out everywhere"
+        PASSWORD_CHANGE = "password_change", "password changed"
+        PASSWORD_RESET = "password_reset", "password reset by email"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="refresh_chains")
+    started_at = models.DateTimeField(default=timezone.now)
+    auth_hash = models.CharField(max_length=128)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=32, choices=EndReason.choices, blank=True)
+
+    class Meta:
+        ordering = ["started_at"]
+
+    def __str__(self) -> str:
+        return f"refresh chain {self.pk} of user {self.user_id}"
+
+    @property
+    def ends_at(self) -> datetime:
+        # Read from settings at every use: lowering JWT_SESSION_MAX_DAYS shortens live chains.
+        return self.started_at + timedelta(days=settings.JWT_SESSION_MAX_DAYS)

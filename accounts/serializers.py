@@ -83,3 +83,59 @@ class UserListEnvelope(serializers.Serializer):
 
 class ErrorOutput(serializers.Serializer):
     detail = serializers.CharField()
+
+
+class MessageOutput(serializers.Serializer):
+    message = serializers.CharField()
+
+
+def _password_field() -> serializers.CharField:
+    # Bounded: every password checked or set costs an Argon2 hash.
+    return serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
+
+
+def _validated_new_password(password: str, user: User) -> None:
+    try:
+        password_validation.validate_password(password, user=user)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError({"new_password": list(exc.messages)}) from None
+
+
+class PasswordChangeInput(serializers.Serializer):
+    """The signed-in user's current password and the new one."""
+
+    # context={"user": ...}: the signed-in user.
+    current_password = _password_field()
+    new_password = _password_field()
+
+    def validate_current_password(self, value: str) -> str:
+        if not self.context["user"].check_password(value):
+            raise serializers.ValidationError("Current password is incorrect.")
+        return value
+
+    def validate(self, attrs):
+        _validated_new_password(attrs["new_password"], self.context["user"])
+        return attrs
+
+
+class PasswordResetInput(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+
+
+RESET_TOKEN_INVALID = "This reset link is invalid or has expired; request a new one."
+
+
+class PasswordResetConfirmInput(serializers.Serializer):
+    """``uid`` and ``token`` from the reset email, and the new password."""
+
+    # validated_data: {"user": <the uid's user>, "new_password": ...}
+    uid = serializers.CharField(max_length=64)
+    token = serializers.CharField(max_length=128)
+    new_password = _password_field()
+
+    def validate(self, attrs):
+        user = selectors.user_get_by_reset_token(uid=attrs["uid"], token=attrs["token"])
+        if user is None:
+            raise serializers.ValidationError({"token": [RESET_TOKEN_INVALID]})
+        _validated_new_password(attrs["new_password"], user)
+        return {"user": user, "new_password": attrs["new_password"]}

@@ -1,4 +1,5 @@
-"""Rate limits on the unauthenticated endpoints (rates in settings.REST_FRAMEWORK)."""
+"""Rate limits on the endpoints that check a password or send email (rates in
+settings.REST_FRAMEWORK): login, register, password change and reset."""
 
 from __future__ import annotations
 
@@ -34,3 +35,16 @@ class LoginEmailThrottle(SimpleRateThrottle):
         if not isinstance(email, str) or not email.strip():
             return None  # nothing to key on; the serializer rejects the request
         return self.cache_format % {"scope": self.scope, "ident": normalize_email(email)}
+
+
+class SignedInAccountThrottle(SimpleRateThrottle):
+    """/auth/login's per-email counter, keyed by the signed-in user's email: guessing the
+    current password at /auth/password spends the same budget as guessing it at login."""
+
+    scope = "login_email"
+
+    def get_cache_key(self, request, view):
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": normalize_email(user.email)}

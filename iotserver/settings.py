@@ -279,6 +279,9 @@ if not JWT_PUBLIC_KEY_FILE:
     raise ImproperlyConfigured("JWT_PUBLIC_KEY_FILE: required (every role verifies tokens)")
 JWT_ACCESS_MINUTES = env_int("JWT_ACCESS_MINUTES", 15, minimum=1)
 JWT_REFRESH_HOURS = env_int("JWT_REFRESH_HOURS", 24, minimum=1)
+# Absolute end of a refresh token chain (a login and every rotation after it): no rotated
+# token outlives it, however often it is refreshed (accounts.models.RefreshChain).
+JWT_SESSION_MAX_DAYS = env_int("JWT_SESSION_MAX_DAYS", 30, minimum=1)
 
 SIMPLE_JWT = {
     "ALGORITHM": "RS256",
@@ -299,6 +302,30 @@ SIMPLE_JWT = {
     "JTI_CLAIM": "jti",
     "LEEWAY": 0,
 }
+
+# --- Email (password reset) ------------------------------------------------------------
+# Console backend unless EMAIL_HOST is set: the email, reset token included, goes to the
+# process output, which is fine for development only.
+EMAIL_HOST = env_str("EMAIL_HOST", "") or ""
+EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "") or ""
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "") or ""
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = 10  # seconds; Django's default waits for ever on a silent server
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "iotserver <noreply@localhost>")
+# Base of the link in the reset email (uid and token follow in the #fragment, which browsers
+# never send to a server or its logs); a path is completed with the request's host.
+PASSWORD_RESET_URL = env_str("PASSWORD_RESET_URL", "/reset-password") or "/reset-password"
+if not PASSWORD_RESET_URL.startswith(("/", "https://", "http://")):
+    raise ImproperlyConfigured(
+        f"PASSWORD_RESET_URL: expected a path (/reset-password) or an http(s) URL, "
+        f"got {PASSWORD_RESET_URL!r}"
+    )
 
 # --- REST framework --------------------------------------------------------------------
 NUM_PROXIES = env_int("NUM_PROXIES", 0, minimum=0)

@@ -1,0 +1,13 @@
+"""Celery tasks of the accounts app: thin wrappers around ``accounts.services``."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from accounts import services
+
+
+@shared_task(name="accounts.password_reset_email_send", acks_late=True, ignore_result=True)
+def password_reset_email_send(*, user_id: int, reset_url: str) -> bool:
+    """Only the user id and link base cross the broker: the token is made here, at sending."""
+    return services.password_reset_email_send(user_id=user_id, reset_url=reset_url)
