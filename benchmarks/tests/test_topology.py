@@ -176,6 +176,7 @@ def end_to_end(gateway: str, topology: Topology) -> dict:
     assert latest is not None and latest.status_code == 200, latest.text
     assert latest.json() == {
         "topic": topic,
+        "unit": None,  # the device's payload carries none
         "data": [{"date": stamp.isoformat(), "value": 21.5}],
     }
 
@@ -190,12 +191,13 @@ def end_to_end(gateway: str, topology: Topology) -> dict:
     assert response.status_code == 200, response.text
     rotated = response.json()
     assert get(f"{gateway}/iot", headers=_bearer(rotated["auth_token"])).status_code == 200
-    assert post(f"{gateway}/auth/refresh", {"refresh_token": refresh}).status_code == 401
 
     response = post(f"{gateway}/auth/logout", {"refresh_token": rotated["refresh_token"]})
     assert response.status_code == 204
     response = post(f"{gateway}/auth/refresh", {"refresh_token": rotated["refresh_token"]})
     assert response.status_code == 401
+    # The rotated one, presented again (a stolen copy): refused.
+    assert post(f"{gateway}/auth/refresh", {"refresh_token": refresh}).status_code == 401
     return {"access": rotated["auth_token"], "device": device, "topic": topic}
 
 
