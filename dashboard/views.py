@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.views.generic import TemplateView
 
+from telemetry.selectors import device_kinds
+
 
 def _content_security_policy(nonce: str) -> str:
     return "; ".join(
@@ -87,6 +89,7 @@ class DevicesPage(_Page):
             mqtt_host=broker.hostname or "127.0.0.1",
             mqtt_port=broker.port or (8883 if tls else 1883),
             mqtt_tls=tls,
+            kinds=device_kinds(),
             **kwargs,
         )
 

@@ -17,6 +17,7 @@ from django.core.cache import cache
 from django.db.models import QuerySet
 
 from telemetry import cache_keys
+from telemetry.layouts import DEFAULT_KIND, LAYOUTS
 from telemetry.models import Device, DeviceEvent
 from telemetry.records import SERIES_PATTERN, TOPIC_MAX_LENGTH, DeviceProfile
 from telemetry.rollups import AggregatePlan, aggregate_plan, rollup_store
@@ -293,6 +294,11 @@ def device_profiles(*, names: Collection[str]) -> dict[str, DeviceProfile]:
             .values_list("name", "kind", "tz")
         )
         return {name: DeviceProfile(name=name, kind=kind, tz=tz) for name, kind, tz in rows}
+
+
+def device_kinds() -> list[str]:
+    """The device kinds ``POST /devices`` accepts, the default first."""
+    return [DEFAULT_KIND, *sorted(kind for kind in LAYOUTS if kind != DEFAULT_KIND)]
 
 
 def device_list_for_owner(*, owner_id: int) -> QuerySet[Device]:

@@ -287,3 +287,82 @@ def test_every_page_fits_a_phone_screen_signed_out_and_in(open_browser):
         page = ui.open(path)
         page.wait_for_selector("#content:not([hidden])")
         _fits_a_phone(page, path)
+
+
+def test_firmware_series_names_and_units_on_the_cards_and_devices_page(ui):
+    """Series named as firmware names them reach their charts (the page URL-encodes them);
+    units show beside the value and on the axis; the Devices page shows online, last seen,
+    kind and zone."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from telemetry.records import DeviceEventIn, ReadingIn
+    from telemetry.services import reading_bulk_append
+    from telemetry.tests.factories import DeviceFactory
+
+    email = make_user(username=unique("eve"))
+    owner = get_user_model().objects.get(email=email)
+    device = unique("bridge")
+    DeviceFactory(name=device, owner_id=owner.id, kind="zigbee2mqtt", tz="Europe/Berlin")
+    now = timezone.now()
+    names = {
+        f"{device}.living room sensor.temperature": "°C",
+        f"{device}.switch:0.output": None,
+        f"{device}.cpu=cpu0.usage_idle": "%",
+        f"{device}.Küche.température": "Cel",
+    }
+    reading_bulk_append(
+        readings=[
+            ReadingIn(topic=name, ts=now - timedelta(seconds=30 - s), value=20.0 + s, unit=unit)
+            for name, unit in names.items()
+            for s in range(3)
+        ],
+        events=[DeviceEventIn(device=device, online=True, at=now)],
+    )
+
+    page = log_in(ui, email=email)
+    for name, unit in names.items():
+        card = page.locator(f'.chart-card[data-topic="{name}"]')
+        wait_until(
+            lambda card=card: card.count() == 1
+            and (card.get_attribute("data-points") or "0") == "3",
+            message=f"chart of {name}",
+        )
+        if unit:
+            assert card.get_attribute("data-unit") == unit
+            expect(card.locator(".latest-unit")).to_have_text(unit)
+            # the axis label is drawn on the canvas; the chart's accessible name says it too
+            assert f" in {unit}:" in card.locator(".chart").get_attribute("aria-label")
+            row = page.locator(f'#device-table tr[data-topic="{name}"] .value-cell')
+            expect(row).to_have_text(f"22 {unit}")
+        else:
+            assert card.get_attribute("data-unit") is None
+            expect(card.locator(".latest-unit")).to_have_text("")
+
+    page = ui.open("/dashboard/devices")
+    item = page.locator(f'[data-device="{device}"]')
+    expect(item.locator(".device-state")).to_have_text("online")
+    expect(item.locator(".device-meta")).to_have_text("zigbee2mqtt · Europe/Berlin")
+    expect(item.locator(".device-seen")).to_contain_text("last reading")
+
+    # Adding a device with its firmware and zone; an unknown zone is explained under the field.
+    ui.console.allow(r"status of 400")
+    plug = unique("plug")
+    page.get_by_label("Device name").fill(plug)
+    page.get_by_label("Firmware").select_option("tasmota")
+    page.get_by_label("Time zone").fill("Mars/Olympus")
+    page.get_by_role("button", name="Add device").click()
+    expect(page.locator("#device-form-tz-error")).to_contain_text("Unknown time zone")
+    page.get_by_label("Time zone").fill("Europe/Berlin")
+    page.get_by_role("button", name="Add device").click()
+    page.locator("#credentials").wait_for()
+    expect(page.locator("#credential-topics")).to_contain_text(f"tele/{plug}/#")
+    expect(page.locator("#credential-example")).to_contain_text(f"tele/{plug}/temp")
+    expect(page.locator(f'[data-device="{plug}"] .device-meta')).to_have_text(
+        "tasmota · Europe/Berlin"
+    )
+    assert (Device.objects.get(name=plug).kind, Device.objects.get(name=plug).tz) == (
+        "tasmota",
+        "Europe/Berlin",
+    )

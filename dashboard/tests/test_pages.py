@@ -90,3 +90,12 @@ def test_only_the_all_role_serves_the_dashboard(client, role_urls, role):
     role_urls(role)
     for path in PAGES:
         assert client.get(path).status_code == 404, path
+
+
+def test_the_devices_form_offers_every_kind_with_native_first_and_a_utc_zone(client):
+    from telemetry.layouts import LAYOUTS
+
+    html = client.get("/dashboard/devices").content.decode()
+    kinds = re.findall(r'<option value="([^"]+)"', html)
+    assert kinds[0] == "native" and sorted(kinds) == sorted(LAYOUTS)
+    assert re.search(r'<input id="device-form-tz" name="tz" type="text" value="UTC"', html)

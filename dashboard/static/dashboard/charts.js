@@ -14,33 +14,44 @@ function hexToRgba(hex, alpha) {
   return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
 }
 
-function format(value) {
-  return value == null ? "–" : Number(value).toLocaleString(undefined, { maximumFractionDigits: 3 });
+function format(value, unit) {
+  if (value == null) return "–";
+  const shown = Number(value).toLocaleString(undefined, { maximumFractionDigits: 3 });
+  return unit ? `${shown} ${unit}` : shown;
 }
 
-/** ``xRange()`` answers the visible [start, end] in epoch seconds: the chosen range, not the data's. */
-export function createChart({ element, label, bucketed, index, xRange }) {
+/**
+ * ``xRange()`` answers the visible [start, end] in epoch seconds: the chosen range, not the
+ * data's. ``unit`` (the series' unit, or null) labels the value axis and the legend's values.
+ */
+export function createChart({ element, label, unit, bucketed, index, xRange }) {
   const color = COLORS[index % COLORS.length];
   const series = [{ label: "Time" }];
   if (bucketed) {
     series.push(
-      { label: "avg", stroke: color, width: 2, value: (u, v) => format(v) },
-      { label: "min", stroke: hexToRgba(color, 0.45), width: 1, value: (u, v) => format(v) },
-      { label: "max", stroke: hexToRgba(color, 0.45), width: 1, value: (u, v) => format(v) },
+      { label: "avg", stroke: color, width: 2, value: (u, v) => format(v, unit) },
+      { label: "min", stroke: hexToRgba(color, 0.45), width: 1, value: (u, v) => format(v, unit) },
+      { label: "max", stroke: hexToRgba(color, 0.45), width: 1, value: (u, v) => format(v, unit) },
     );
   } else {
-    series.push({ label, stroke: color, width: 2, value: (u, v) => format(v) });
+    series.push({ label, stroke: color, width: 2, value: (u, v) => format(v, unit) });
   }
   const options = {
     ...size(element),
     series,
     scales: { x: { time: true, range: () => xRange() } },
-    axes: [{ stroke: "#475569" }, { stroke: "#475569", size: 56 }],
+    axes: [{ stroke: "#475569" }, valueAxis(unit)],
     cursor: { drag: { x: false, y: false } },
   };
   if (bucketed) options.bands = [{ series: [3, 2], fill: hexToRgba(color, 0.12) }];
   const empty = series.map(() => []);
   return new uPlot(options, empty, element);
+}
+
+function valueAxis(unit) {
+  const axis = { stroke: "#475569", size: 56 };
+  if (unit) Object.assign(axis, { label: unit, labelSize: 20, labelFont: "600 12px system-ui, sans-serif" });
+  return axis;
 }
 
 /**

@@ -1,6 +1,9 @@
 // Dashboard: the user's devices and topics with their last value and age, and one live chart
 // per topic. Short ranges plot raw readings; long ones plot bucketed aggregates from the API.
 // While the range ends "now", new readings are polled every POLL_MS and appended.
+// Series names may hold any character but '/' (spaces, ':', '=', non-ASCII): every API path
+// carries them through encodeURIComponent. Each series' unit (as the API gives it) is shown
+// next to its values and on its chart's axis.
 import { ApiError, api, listOf } from "./api.js";
 import { createChart, resizeChart, withGaps } from "./charts.js";
 import { $, ago, startPage } from "./shell.js";
@@ -54,16 +57,18 @@ function samePath(url) {
   return parsed.pathname + parsed.search;
 }
 
-/** Rows of every page, following ``next`` up to MAX_PAGES. */
+/** Rows of every page, following ``next`` up to MAX_PAGES, and the series' unit. */
 async function fetchRows(path) {
   const rows = [];
   let next = path;
+  let unit;
   for (let page = 0; next && page < MAX_PAGES; page += 1) {
     const body = await api(next);
     rows.push(...listOf(body));
+    if (body && "unit" in body) unit = body.unit;
     next = body.next ? samePath(body.next) : null;
   }
-  return rows;
+  return { rows, unit };
 }
 
 /**
@@ -97,6 +102,18 @@ class TopicView {
     $(".csv", this.card).setAttribute("aria-label", `Download CSV of ${topic}`);
     this.chart = null;
     this.latest = null; // {date: Date, value}
+    this.unit = null;
+  }
+
+  /** The unit the API gives for this series (null: none); a change redraws the axis. */
+  setUnit(unit) {
+    if (unit === undefined || (unit ?? null) === this.unit) return;
+    this.unit = unit ?? null;
+    this.showUnit();
+    if (this.chart && this.columns) {
+      this.rebuildChart();
+      this.redraw();
+    }
   }
 
   /** Load the chart for the current range; ``loadedUntil`` is where polling takes over. */
@@ -106,14 +123,13 @@ class TopicView {
     this.bucket = bucketFor(seconds);
     this.columns = this.bucket ? [[], [], [], [], []] : [[], []]; // x, avg, min, max, count
     const params = { start: start.toISOString(), end: end.toISOString(), limit: PAGE_LIMIT };
-    let rows;
     if (this.bucket) {
       Object.assign(params, { bucket: this.bucket[0], agg: "avg,min,max,count", order: "asc" });
-      rows = await fetchRows(readingsPath(this.topic, params));
-    } else {
-      // Newest first, so a capped load keeps the most recent readings.
-      rows = (await fetchRows(readingsPath(this.topic, params))).reverse();
     }
+    // Newest first when raw, so a capped load keeps the most recent readings.
+    const { rows, unit } = await fetchRows(readingsPath(this.topic, params));
+    if (unit !== undefined) this.unit = unit ?? null;
+    this.showUnit();
     rows.sort((a, b) => micros(a.date) - micros(b.date));
     this.cursor = { iso: end.toISOString(), micros: end.getTime() * 1000 - 1 };
     this.rebuildChart();
@@ -140,6 +156,7 @@ class TopicView {
     this.chart = createChart({
       element: this.chartElement,
       label: this.topic,
+      unit: this.unit,
       bucketed: Boolean(this.bucket),
       index: this.index,
       xRange: () => this.xRange(),
@@ -187,11 +204,12 @@ class TopicView {
   async poll(windowStart) {
     const params = { start: this.cursor.iso, order: "asc", limit: PAGE_LIMIT };
     const columns = this.columns;
-    const rows = listOf(await api(readingsPath(this.topic, params))).filter(
-      (row) => micros(row.date) > this.cursor.micros,
-    );
+    const body = await api(readingsPath(this.topic, params));
+    const rows = listOf(body).filter((row) => micros(row.date) > this.cursor.micros);
     // A range change reloaded this chart meanwhile: these rows belong to the old one.
-    if (!rows.length || columns !== this.columns) return;
+    if (columns !== this.columns) return;
+    this.setUnit(body.unit);
+    if (!rows.length) return;
     rows.sort((a, b) => micros(a.date) - micros(b.date));
     const last = rows.at(-1);
     this.cursor = { iso: last.date, micros: micros(last.date) };
@@ -218,9 +236,18 @@ class TopicView {
     this.tick();
   }
 
+  /** The unit on the card (``data-unit`` too), beside the latest value when it is a number. */
+  showUnit() {
+    if (this.unit) this.card.dataset.unit = this.unit;
+    else delete this.card.dataset.unit;
+    const numeric = !this.latest || isNumber(this.latest.value);
+    $(".latest-unit", this.card).textContent = this.unit && numeric ? this.unit : "";
+  }
+
   tick() {
     if (!this.latest) return;
     $(".latest-value", this.card).textContent = formatValue(this.latest.value);
+    this.showUnit();
     $(".latest-age", this.card).textContent = ago(this.latest.date);
   }
 
@@ -229,13 +256,15 @@ class TopicView {
     this.chart.setData(withGaps(data));
     const n = this.columns[0].length;
     this.card.dataset.points = String(n);
-    const unit = this.bucket ? `${this.bucket[0]} buckets` : "readings";
-    this.points.textContent = n ? `${n.toLocaleString()} ${unit}` : "No readings in this range";
+    const what = this.bucket ? `${this.bucket[0]} buckets` : "readings";
+    this.points.textContent = n ? `${n.toLocaleString()} ${what}` : "No readings in this range";
     const from = n ? new Date(this.columns[0][0] * 1000).toLocaleString() : "";
     const to = n ? new Date(this.columns[0][n - 1] * 1000).toLocaleString() : "";
     this.chartElement.setAttribute(
       "aria-label",
-      n ? `Chart of ${this.topic}: ${n} ${unit} from ${from} to ${to}` : `Chart of ${this.topic}: no readings in this range`,
+      n
+        ? `Chart of ${this.topic}${this.unit ? ` in ${this.unit}` : ""}: ${n} ${what} from ${from} to ${to}`
+        : `Chart of ${this.topic}: no readings in this range`,
     );
   }
 
@@ -276,6 +305,12 @@ function formatValue(value) {
     : String(value ?? "–");
 }
 
+/** A value with its series' unit: "21.7 °C"; text values and unknown units stand alone. */
+function withUnit(value, unit) {
+  const shown = formatValue(value);
+  return unit && isNumber(value) ? `${shown} ${unit}` : shown;
+}
+
 /** One group per device: a heading row, then a row per topic with its last value and age. */
 function renderDeviceTable() {
   const byDevice = new Map(devices.map((device) => [device.name, []]));
@@ -302,14 +337,15 @@ function renderDeviceTable() {
       group.append(row);
     }
     for (const name of names) {
-      const latest = views.get(name)?.latest;
+      const view = views.get(name);
+      const latest = view?.latest;
       const row = document.createElement("tr");
       row.dataset.topic = name;
       const topicCell = cell("th", name, "topic-cell");
       topicCell.scope = "row";
       row.append(
         topicCell,
-        cell("td", latest ? formatValue(latest.value) : "–", "value-cell"),
+        cell("td", latest ? withUnit(latest.value, view.unit) : "–", "value-cell"),
         cell("td", latest ? ago(latest.date) : "–", "age-cell"),
       );
       group.append(row);
@@ -336,6 +372,7 @@ async function loadTopics() {
       views.set(topic.topic, view);
       added.push(view);
     }
+    view.setUnit(topic.unit);
     if (topic.last_date) view.setLatest({ date: new Date(topic.last_date), value: topic.last_value });
   }
   if (added.length) {

@@ -1,14 +1,29 @@
-// Devices: add one (its MQTT password is shown once, here), list and delete them.
+// Devices: add one (its MQTT password is shown once, here), list them with whether they are
+// online (from their availability topic, else their readings) and when they last sent a
+// reading, and delete them.
 import { ApiError, api, listOf } from "./api.js";
 import { $, $$, ago, clearErrors, showErrors, startPage } from "./shell.js";
 
 const form = $("#device-form");
 const nameInput = form.elements.namedItem("name");
+const kindInput = form.elements.namedItem("kind");
+const tzInput = form.elements.namedItem("tz");
 const list = $("#device-list");
 const status = $("#device-status");
 const panel = $("#credentials");
 const dialog = $("#delete-dialog");
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+// Suggestions for the time zone field; the server checks the name against its tz database.
+function fillZones() {
+  const zones = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
+  const options = ["UTC", ...zones.filter((zone) => zone !== "UTC")].map((zone) => {
+    const option = document.createElement("option");
+    option.value = zone;
+    return option;
+  });
+  $("#device-form-tz-zones").replaceChildren(...options);
+}
 
 function brokerAddress() {
   let host = panel.dataset.mqttHost;
@@ -26,20 +41,22 @@ function shellQuote(value) {
 function showCredentials(device) {
   const username = device.username || device.name;
   const { host, port, tls } = brokerAddress();
-  // The first topic the device may publish to, e.g. "garage/#" -> "garage/temp".
-  const topic = (device.publish && device.publish[0] ? device.publish[0] : `${device.name}/#`).replace(
-    /#$/,
-    "temp",
-  );
+  // The first topic the device may publish to without a wildcard level, e.g. "garage/#" ->
+  // "garage/temp"; a layout whose every topic has one (Sparkplug) gets no example.
+  const publish = device.publish && device.publish.length ? device.publish : [`${device.name}/#`];
+  const filter = publish.find((topic) => !topic.split("/").includes("+"));
   $(".credential-device", panel).textContent = device.name;
   $("#credential-username").textContent = username;
   $("#credential-password").textContent = device.password;
   $("#credential-broker").textContent = `${tls ? "mqtts" : "mqtt"}://${host}:${port}`;
-  $("#credential-example").textContent = [
-    `mosquitto_pub -h ${host} -p ${port}${tls ? " --capath /etc/ssl/certs" : ""} -q 1 \\`,
-    `  -u ${shellQuote(username)} -P ${shellQuote(device.password)} \\`,
-    `  -t ${shellQuote(topic)} -m '{"value": 21.5}'`,
-  ].join("\n");
+  $("#credential-topics").textContent = publish.join("  ");
+  $("#credential-example").textContent = filter
+    ? [
+        `mosquitto_pub -h ${host} -p ${port}${tls ? " --capath /etc/ssl/certs" : ""} -q 1 \\`,
+        `  -u ${shellQuote(username)} -P ${shellQuote(device.password)} \\`,
+        `  -t ${shellQuote(filter.replace(/#$/, "temp"))} -m '{"value": 21.5}'`,
+      ].join("\n")
+    : "# This firmware publishes binary payloads: enter this login in the device's MQTT settings.";
   panel.hidden = false;
   panel.focus();
 }
@@ -61,11 +78,18 @@ function deviceItem(device) {
   const state = document.createElement("span");
   state.className = `device-state ${device.online ? "online" : "offline"}`;
   state.textContent = device.online ? "online" : "offline";
+  const meta = document.createElement("span");
+  meta.className = "device-meta";
+  meta.textContent = [device.kind, device.tz].filter(Boolean).join(" · ");
   const seen = document.createElement("span");
-  seen.className = "muted";
-  seen.textContent = device.last_seen
-    ? `last reading ${ago(new Date(device.last_seen))}`
-    : "no readings yet";
+  seen.className = "muted device-seen";
+  if (device.last_seen) {
+    const at = new Date(device.last_seen);
+    seen.textContent = `last reading ${ago(at)}`;
+    seen.title = at.toLocaleString();
+  } else {
+    seen.textContent = "no readings yet";
+  }
   const remove = document.createElement("button");
   remove.type = "button";
   remove.className = "button small danger";
@@ -78,7 +102,7 @@ function deviceItem(device) {
   reset.textContent = "New password";
   reset.setAttribute("aria-label", `New MQTT password for ${device.name}`);
   reset.addEventListener("click", () => resetPassword(device.name));
-  item.append(name, state, seen, reset, remove);
+  item.append(name, state, meta, seen, reset, remove);
   return item;
 }
 
@@ -136,8 +160,10 @@ form.addEventListener("submit", async (event) => {
   clearErrors(form);
   const button = $("button[type=submit]", form);
   button.disabled = true;
+  const kind = kindInput.value;
+  const tz = tzInput.value.trim() || "UTC";
   try {
-    const body = await api("/devices", { method: "POST", body: { name } });
+    const body = await api("/devices", { method: "POST", body: { name, kind, tz } });
     const device = body && body.data && !Array.isArray(body.data) ? body.data : body;
     form.reset();
     showCredentials(device);
@@ -173,6 +199,8 @@ for (const button of $$(".copy")) {
     }, 2_000);
   });
 }
+
+fillZones();
 
 startPage({
   onSignedIn: load,
