@@ -15,7 +15,12 @@ from django.views.decorators.csrf import csrf_protect, ensure_csrf_cookie
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from jwt.algorithms import RSAAlgorithm
 from rest_framework import serializers, status
-from rest_framework.exceptions import AuthenticationFailed, NotFound
+from rest_framework.exceptions import (
+    AuthenticationFailed,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+)
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny, IsAdminUser, IsAuthenticated
 from rest_framework.response import Response
@@ -301,6 +306,69 @@ class UserDetailApi(_UserView):
         if user is None:
             raise NotFound("User not found.")
         return Response({"data": UserOutput(user).data})
+
+    class PatchInput(serializers.Serializer):
+        active = serializers.BooleanField(
+            help_text="false deactivates (sessions end, devices disabled), true reactivates"
+        )
+
+    _staff_errors = {
+        400: _errors[400],
+        401: _errors[401],
+        403: OpenApiResponse(
+            ErrorOutput,
+            description="Not staff (own id), a superuser changed by non-superuser staff",
+        ),
+        404: OpenApiResponse(ErrorOutput, description="No such user, or the caller is not staff"),
+    }
+
+    def _target_for_staff(self, request, user_id: int):
+        """The user staff may change; 404 for non-staff as for GET, 403/400 for the rest."""
+        viewer = request.user
+        if not viewer.is_staff:
+            if viewer.pk == user_id:
+                raise PermissionDenied("Only staff may change or delete accounts.")
+            raise NotFound("User not found.")
+        user = selectors.user_get_visible(user_id=user_id, viewer=viewer)
+        if user is None:
+            raise NotFound("User not found.")
+        if user.pk == viewer.pk:
+            raise ValidationError({"detail": "Staff cannot deactivate or delete themselves here."})
+        if user.is_superuser and not viewer.is_superuser:
+            raise PermissionDenied("Only a superuser may change a superuser.")
+        return user
+
+    @extend_schema(
+        operation_id="users_update",
+        request=PatchInput,
+        responses={200: UserEnvelope, **_staff_errors},
+        description=(
+            "Staff only. `active: false` deactivates the account: its refresh tokens stop "
+            "working and its devices are disabled (broker logins refused) by the telemetry "
+            "side; `true` reactivates it and enables the devices the deactivation disabled."
+        ),
+    )
+    def patch(self, request, user_id: int):
+        user = self._target_for_staff(request, user_id)
+        body = self.PatchInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        user = services.user_active_set(user=user, active=body.validated_data["active"])
+        return Response({"data": UserOutput(user).data})
+
+    @extend_schema(
+        operation_id="users_delete",
+        request=None,
+        responses={204: OpenApiResponse(description="Account deleted"), **_staff_errors},
+        description=(
+            "Staff only. Deletes the account; the telemetry side deletes its devices and, "
+            "with ACCOUNT_DELETE_DATA=purge (default), their readings and rollups (the device "
+            "names are then free for anyone); with keep, the data stays for staff and the "
+            "names stay reserved."
+        ),
+    )
+    def delete(self, request, user_id: int):
+        services.user_delete(user=self._target_for_staff(request, user_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 @lru_cache(maxsize=1)

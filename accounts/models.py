@@ -79,6 +79,7 @@ class RefreshChain(models.Model):
         LOGOUT_ALL = "logout_all", "logged out everywhere"
         PASSWORD_CHANGE = "password_change", "password changed"
         PASSWORD_RESET = "password_reset", "password reset by email"
+        DEACTIVATED = "deactivated", "account deactivated"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="refresh_chains")
@@ -97,3 +98,42 @@ class RefreshChain(models.Model):
     def ends_at(self) -> datetime:
         # Read from settings at every use: lowering JWT_SESSION_MAX_DAYS shortens live chains.
         return self.started_at + timedelta(days=settings.JWT_SESSION_MAX_DAYS)
+
+
+class AccountEvent(models.Model):
+    """A change of an account the telemetry side must hear of: the transactional outbox.
+
+    Written in the same transaction as the change (``accounts.outbox``), so an event exists
+    exactly when its change was committed; the relay publishes it at least once and stamps
+    ``published_at``. ``user_id`` is a plain integer: the event outlives a deleted user.
+    ``seq`` counts the events of one user from 1; the consumer applies an event only when its
+    ``seq`` is above the last it applied, so redeliveries and late arrivals change nothing.
+    ``payload`` is the account's state after the change (``active``), so the newest event
+    alone says where the account stands.
+    """
+
+    class Type(models.TextChoices):
+        DEACTIVATED = "user.deactivated", "deactivated"
+        REACTIVATED = "user.reactivated", "reactivated"
+        DELETED = "user.deleted", "deleted"
+        PASSWORD_CHANGED = "user.password_changed", "password changed"
+
+    id = models.BigAutoField(primary_key=True)
+    user_id = models.BigIntegerField()
+    type = models.CharField(max_length=32, choices=Type.choices)
+    payload = models.JSONField(default=dict)
+    seq = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user_id", "seq"], name="accounts_event_user_seq_uniq")
+        ]
+        indexes = [
+            models.Index(fields=["published_at", "id"], name="accounts_event_unpub_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} of user {self.user_id} (#{self.seq})"

@@ -6,7 +6,7 @@ from django.contrib.auth.tokens import default_token_generator
 from django.db.models import QuerySet
 from django.utils.http import urlsafe_base64_decode
 
-from accounts.models import User, normalize_email
+from accounts.models import AccountEvent, User, normalize_email
 
 
 def user_list() -> QuerySet[User]:
@@ -53,3 +53,8 @@ def user_get_by_reset_token(*, uid: str, token: str) -> User | None:
     if user is None or not default_token_generator.check_token(user, token):
         return None
     return user
+
+
+def account_event_oldest_unpublished() -> AccountEvent | None:
+    """The oldest outbox event the relay has not published yet (the auth side's lag)."""
+    return AccountEvent.objects.filter(published_at__isnull=True).order_by("id").first()

@@ -20,7 +20,8 @@ from django.utils.http import urlsafe_base64_encode
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import selectors
-from accounts.models import RefreshChain, User, normalize_email
+from accounts.models import AccountEvent, RefreshChain, User, normalize_email
+from accounts.outbox import account_event_record
 from accounts.tokens import (
     InvalidRefreshToken,
     TokenPair,
@@ -152,7 +153,46 @@ def user_password_set(*, user: User, password: str, reason: str) -> None:
     user.set_password(password)
     user.save(update_fields=["password"])
     user_sessions_end(user=user, reason=reason)
+    account_event_record(user=user, type=AccountEvent.Type.PASSWORD_CHANGED)
     logger.info("password set: user id=%s reason=%s", user.pk, reason)
+
+
+def _user_locked(user: User) -> User:
+    """The user's row, locked for the transaction: one user's events get their seqs in turn."""
+    return User.objects.select_for_update().get(pk=user.pk)
+
+
+@transaction.atomic
+def user_active_set(*, user: User, active: bool) -> User:
+    """Deactivate or reactivate an account; the telemetry side hears of it by the outbox.
+
+    Deactivating ends every session (refresh tokens); the user's devices are then disabled
+    by the telemetry side, and enabled again at reactivation. Setting the state the account
+    already has changes nothing and records no event.
+    """
+    locked = _user_locked(user)
+    if locked.is_active == active:
+        user.is_active = active
+        return user
+    locked.is_active = user.is_active = active
+    locked.save(update_fields=["is_active"])
+    if not active:
+        user_sessions_end(user=locked, reason=EndReason.DEACTIVATED)
+    kind = AccountEvent.Type.REACTIVATED if active else AccountEvent.Type.DEACTIVATED
+    account_event_record(user=locked, type=kind)
+    logger.info("user id=%s %s", user.pk, "reactivated" if active else "deactivated")
+    return user
+
+
+@transaction.atomic
+def user_delete(*, user: User) -> None:
+    """Delete an account; the telemetry side deletes its devices and, with
+    ``ACCOUNT_DELETE_DATA=purge``, their readings (``keep``: kept for staff)."""
+    locked = _user_locked(user)
+    account_event_record(user=locked, type=AccountEvent.Type.DELETED)
+    user_id = locked.pk
+    locked.delete()
+    logger.info("user id=%s deleted", user_id)
 
 
 def password_reset_request(*, email: str, reset_url: str) -> None:

@@ -251,6 +251,18 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
 }
 
+# --- Account events (accounts.outbox -> Celery -> telemetry.account_events) -------------
+# What happens to a deleted account's readings and rollups: purge (deleted in batches, the
+# device names free for anyone) or keep (for staff only; the names stay reserved).
+ACCOUNT_DELETE_DATA = env_choice("ACCOUNT_DELETE_DATA", "purge", ("purge", "keep"))
+# The relay also runs right after each change's commit; this pass catches up on the rest.
+ACCOUNT_EVENT_RELAY_SECONDS = env_int("ACCOUNT_EVENT_RELAY_SECONDS", 2, minimum=1)
+CELERY_BEAT_SCHEDULE["accounts-outbox-relay"] = {
+    "task": "accounts.outbox_relay",
+    "schedule": float(ACCOUNT_EVENT_RELAY_SECONDS),
+    "options": {"expires": float(ACCOUNT_EVENT_RELAY_SECONDS)},
+}
+
 # --- Accounts and JWT ------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 PASSWORD_HASHERS = [

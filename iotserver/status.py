@@ -7,6 +7,8 @@ Service Status page polls it. It needs a valid access token.
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 import time
 import uuid
@@ -14,6 +16,8 @@ from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 from django.conf import settings
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema, inline_serializer
 from paho.mqtt.enums import CallbackAPIVersion
 from rest_framework import serializers
@@ -111,9 +115,69 @@ def check_celery() -> dict:
     return _ok(f"{len(replies)} worker(s) answered", workers=sorted(k for r in replies for k in r))
 
 
+# An account change older than this and not yet applied turns its check red.
+ACCOUNT_EVENT_LAG_LIMIT_SECONDS = 60.0
+_QUEUE_SCAN = 1000
+
+
+def _age(created_at) -> float:
+    return max(0.0, (timezone.now() - created_at).total_seconds())
+
+
+def _queued_account_event_oldest():
+    """The ``created_at`` of the oldest account event waiting in the Celery queue on Redis
+    (sent, not yet taken by a worker), among the oldest ``_QUEUE_SCAN`` messages."""
+    from celery import current_app
+
+    from accounts.outbox import CONSUMER_TASK
+
+    with current_app.connection_for_read() as connection:
+        client = connection.default_channel.client
+        raw = client.lrange(current_app.conf.task_default_queue, -_QUEUE_SCAN, -1)
+    oldest = None
+    for item in raw:  # LPUSHed: the oldest is last
+        message = json.loads(item)
+        if message.get("headers", {}).get("task") != CONSUMER_TASK:
+            continue
+        _, kwargs, _ = json.loads(base64.b64decode(message["body"]))
+        created = parse_datetime(kwargs.get("created_at") or "")
+        if created is not None and (oldest is None or created < oldest):
+            oldest = created
+    return oldest
+
+
+def check_account_events() -> dict:
+    """The lag of account events (deactivations, deletions) on their way to the devices:
+    the age of the oldest one not applied yet (unpublished in the outbox, or queued)."""
+    from accounts.selectors import account_event_oldest_unpublished
+    from telemetry.account_events import account_events_parked_count
+
+    waiting = []
+    if settings.SERVES_AUTH:
+        event = account_event_oldest_unpublished()
+        if event is not None:
+            waiting.append(event.created_at)
+    if settings.REDIS_URL:
+        queued = _queued_account_event_oldest()
+        if queued is not None:
+            waiting.append(queued)
+    lag = _age(min(waiting)) if waiting else 0.0
+    extra = {"lag_seconds": round(lag, 3)}
+    if settings.SERVES_TELEMETRY:
+        extra["parked"] = account_events_parked_count()
+    detail = f"oldest unapplied account event {lag:.1f}s old" if waiting else "none waiting"
+    if lag > ACCOUNT_EVENT_LAG_LIMIT_SECONDS:
+        return _failed(detail, **extra)
+    return _ok(detail, **extra)
+
+
 def system_status() -> dict:
     checks = {name: _probe(check, "answers") for name, check in health.dependency_checks().items()}
     checks.update(broker=check_broker(), ingester=check_ingester(), celery=check_celery())
+    try:
+        checks["account_events"] = check_account_events()
+    except Exception as exc:  # reported, not raised, as the other probes
+        checks["account_events"] = _failed(f"{exc.__class__.__name__}: {exc}"[:200])
     return {"ok": all(c["ok"] for c in checks.values()), "checks": checks}
 
 

@@ -77,6 +77,9 @@ class Device(models.Model):
     )
     tz = models.CharField(max_length=TZ_MAX_LENGTH, default=DEFAULT_TZ, validators=[tz_validator])
     enabled = models.BooleanField(default=True)
+    # Disabled because its owner's account was deactivated (not by the owner): reactivation
+    # enables exactly these again.
+    disabled_by_account = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     last_seen = models.DateTimeField(null=True, blank=True)
     # Set by the ingest path: from the availability topic, else with last_seen by readings
@@ -104,6 +107,9 @@ class RetiredDeviceName(models.Model):
     name = models.CharField(max_length=64, unique=True)
     owner_id = models.BigIntegerField()
     retired_at = models.DateTimeField(auto_now_add=True)
+    # The owner's account was deleted with ACCOUNT_DELETE_DATA=purge: the name's readings
+    # are being deleted in batches, and the name is freed (this row deleted) at the end.
+    purge_pending = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return f"{self.name} (retired, owner {self.owner_id})"
@@ -236,3 +242,40 @@ class DeviceEvent(models.Model):
     def __str__(self) -> str:
         source = f"/{self.source}" if self.source else ""
         return f"{self.device}{source} {self.kind} at {self.at.isoformat()}"
+
+
+class AccountState(models.Model):
+    """What the telemetry side last heard of one account (``telemetry.account_events``).
+
+    ``last_seq`` is the seq of the newest event applied: an event with a seq at or below it
+    is a redelivery or arrived late, and changes nothing.
+    """
+
+    owner_id = models.BigIntegerField(primary_key=True)
+    last_seq = models.PositiveIntegerField(default=0)
+    active = models.BooleanField(default=True)
+    deleted = models.BooleanField(default=False)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    # When the auth side recorded the newest applied event: applied_at minus this is the lag.
+    event_created_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"account {self.owner_id} at event #{self.last_seq}"
+
+
+class ParkedAccountEvent(models.Model):
+    """An account event the consumer could not use (unknown type, bad payload), kept with
+    the reason; the events after it are applied all the same."""
+
+    owner_id = models.BigIntegerField(null=True, blank=True)
+    seq = models.BigIntegerField(null=True, blank=True)
+    type = models.CharField(max_length=64, blank=True)
+    message = models.JSONField(default=dict)
+    reason = models.CharField(max_length=255)
+    parked_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-parked_at"]
+
+    def __str__(self) -> str:
+        return f"parked account event {self.type!r} of {self.owner_id}: {self.reason}"

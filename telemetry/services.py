@@ -25,6 +25,7 @@ from telemetry.models import (
     DEFAULT_TZ,
     INTERNAL_ACCOUNT_PREFIX,
     RESERVED_TOPIC_LEVELS,
+    AccountState,
     Device,
     DeviceEvent,
     RetiredDeviceName,
@@ -336,6 +337,7 @@ def device_create(
                     name,
                     reason="This device name belonged to a deleted device of another account",
                 )
+            _device_account_check(alias, device=device)
             device.save(using=alias, force_insert=True)
             if retired is not None:
                 retired.delete(using=alias)
@@ -344,6 +346,16 @@ def device_create(
     cache.delete(cache_keys.device_owner(name))
     logger.info("device %s registered by user %s", name, owner_id)
     return device, password
+
+
+def _device_account_check(alias: str, *, device: Device) -> None:
+    """A device registered with an access token still valid after its account was
+    deactivated starts disabled by the account; after the account was deleted, not at all."""
+    state = AccountState.objects.using(alias).filter(owner_id=device.owner_id).first()
+    if state is not None and state.deleted:
+        raise ValidationError({"detail": "This account was deleted."})
+    if state is not None and not state.active:
+        device.enabled, device.disabled_by_account = False, True
 
 
 def _tz_check(tz: str) -> None:
@@ -358,6 +370,17 @@ def device_update(*, device: Device, enabled: bool | None = None, tz: str | None
     change its time zone; ``None`` leaves that setting as it is. Raises ``ValidationError``
     for an unknown zone."""
     fields = []
+    if enabled and device.disabled_by_account:
+        raise ValidationError(
+            {
+                "enabled": "The owner's account is deactivated: the device is enabled again "
+                "when the account is reactivated."
+            }
+        )
+    if enabled is False and device.disabled_by_account:
+        # The owner wants it off too: reactivating the account leaves it off.
+        device.disabled_by_account = False
+        fields.append("disabled_by_account")
     if enabled is not None and device.enabled != enabled:
         device.enabled = enabled
         fields.append("enabled")

@@ -18,7 +18,7 @@ from celery import shared_task
 from django.core.cache import cache
 from django.db import DatabaseError
 
-from telemetry import services
+from telemetry import account_events, services
 from telemetry.storage import StorageError
 
 logger = logging.getLogger(__name__)
@@ -81,6 +81,8 @@ def retention_enforce(self) -> dict:
             logger.info("retention_enforce already running; skipped")
             return {"skipped": True}
         report = services.retention_enforce()
+        # Deleted accounts' data whose purge a crash or an outage cut short.
+        account_events.account_data_purge()
     return {
         "readings": report.readings,
         "rollups": report.rollups,
@@ -96,3 +98,19 @@ def device_offline_mark(self) -> dict:
             return {"skipped": True}
         offline = services.device_offline_mark()
     return {"offline": offline}
+
+
+@shared_task(name="telemetry.account_event_apply", bind=True, acks_late=True, ignore_result=True)
+def account_event_apply(self, **message) -> str:
+    """Apply one account event sent by ``accounts.outbox`` (by name: no import crosses).
+
+    A database or storage error retries every few seconds, without end: the event is
+    committed on the auth side and must be applied once the telemetry database answers.
+    Eager (no ``REDIS_URL``) the error reaches the relay, which keeps the event instead.
+    """
+    try:
+        return account_events.account_event_apply(message=message)
+    except (StorageError, DatabaseError) as exc:
+        if self.request.is_eager:
+            raise
+        raise self.retry(exc=exc, countdown=2, max_retries=None) from exc

@@ -12,6 +12,7 @@ leaves no row a query would read; the next run rewrites it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -194,6 +195,28 @@ class MongoRollups:
 
     def dead_letters_expire(self, *, before: datetime, batch_size: int) -> int:
         return self._expire(self.dead_letters, {"received_at": {"$lt": before}}, batch_size)
+
+    # --- an account's data, deleted with the account (telemetry.account_events) --------
+    def device_topics(self, *, device: str) -> list[str]:
+        """Every topic of the device ``device`` with readings, rollups or a summary."""
+        prefix = {"$regex": f"^{re.escape(device)}\\."}
+        names = {doc["_id"] for doc in self.storage.topics.find({"device": device}, {"_id": 1})}
+        names.update(
+            doc["_id"] for doc in self.states.find({"$or": [{"_id": device}, {"_id": prefix}]})
+        )
+        names.update(
+            self.readings.distinct("topic", {"$or": [{"topic": device}, {"topic": prefix}]})
+        )
+        return sorted(names)
+
+    def topic_purge(self, *, topic: str, batch_size: int) -> int:
+        """Delete every reading and rollup of ``topic``, ``batch_size`` documents at a time,
+        then its rollup state and summary; the number of documents deleted."""
+        deleted = self._expire(self.readings, {"topic": topic}, batch_size)
+        deleted += sum(self._expire(c, {"topic": topic}, batch_size) for c in self.rollups.values())
+        self.states.delete_one({"_id": topic})
+        self.storage.topics.delete_one({"_id": topic})
+        return deleted
 
     @staticmethod
     def _expire(collection, query: dict, size: int) -> int:

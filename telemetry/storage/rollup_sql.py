@@ -243,6 +243,56 @@ class SqlRollups:
                     break
         return deleted
 
+    # --- an account's data, deleted with the account (telemetry.account_events) --------
+    def device_topics(self, *, device: str) -> list[str]:
+        """Every topic of the device ``device`` with readings, rollups or a summary."""
+        of_device = {"topic": device}, {"topic__startswith": f"{device}."}
+        names = set(
+            Topic.objects.using(self.alias).filter(device=device).values_list("name", flat=True)
+        )
+        for lookup in of_device:
+            names.update(
+                RollupState.objects.using(self.alias)
+                .filter(**lookup)
+                .values_list("topic", flat=True)
+            )
+            names.update(
+                Reading.objects.using(self.alias)
+                .filter(**lookup)
+                .values_list("topic", flat=True)
+                .distinct()
+            )
+        return sorted(names)
+
+    def topic_purge(self, *, topic: str, batch_size: int) -> int:
+        """Delete every reading and rollup of ``topic`` in batches of ``batch_size`` (each its
+        own commit), then its rollup state and summary; the number of rows deleted."""
+        deleted = 0
+        for table, column in [(Reading._meta.db_table, "ts")] + [
+            (table, "start") for table in _TABLES.values()
+        ]:
+            deleted += self._purge_topic_rows(table, column, topic, batch_size)
+        with transaction.atomic(using=self.alias):
+            RollupState.objects.using(self.alias).filter(topic=topic).delete()
+            Topic.objects.using(self.alias).filter(name=topic).delete()
+        return deleted
+
+    def _purge_topic_rows(self, table: str, column: str, topic: str, size: int) -> int:
+        connection = connections[self.alias]
+        quoted = self._q(table)
+        sql = (
+            f"DELETE FROM {quoted} WHERE topic = %s AND {column} IN ("  # noqa: S608
+            f"SELECT {column} FROM {quoted} WHERE topic = %s ORDER BY {column} LIMIT %s)"
+        )
+        deleted = 0
+        while True:
+            with transaction.atomic(using=self.alias), connection.cursor() as cursor:
+                cursor.execute(sql, [topic, topic, size])
+                count = cursor.rowcount
+            deleted += count
+            if count < size:
+                return deleted
+
     def dead_letters_expire(self, *, before: datetime, batch_size: int) -> int:
         connection = connections[self.alias]
         table = self._q(DeadLetter._meta.db_table)
