@@ -231,14 +231,14 @@ def sparkplug_decode(
     message_time = _ms_time(message.timestamp) if message.HasField("timestamp") else received_at
     with state._lock:
         if message_type == "DDEATH":
-            decoded.events.append(DeviceEventIn(device, False, message_time, source=sub))
+            decoded.events.append(DeviceEventIn(device, False, received_at, source=sub))
             return decoded
         birth = message_type in _BIRTHS
         # a DBIRTH of a node not born here (an ingester restart in between) keeps its place
         node = state._node(key, birth=message_type == "NBIRTH" or (birth and key not in state))
         scope = state._device(node, sub, birth=birth) if on_device else node.scope
         if birth:
-            decoded.events.append(DeviceEventIn(device, True, message_time, source=sub))
+            decoded.events.append(DeviceEventIn(device, True, received_at, source=sub))
             for metric in message.metrics:  # every declaration first, whatever the values
                 _declare(scope, node, metric, on_device=on_device)
         where = f"{device}/{sub}" if on_device else device

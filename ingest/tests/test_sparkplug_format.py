@@ -63,7 +63,7 @@ SPEC_NBIRTH = [
 def test_the_specifications_nbirth_ndata_dbirth_ddata_examples():
     state = SparkplugState()
     birth = decode(state, "NBIRTH", encode(SPEC_NBIRTH, seq=0), device="raspberrypi")
-    assert birth.events == [DeviceEventIn("raspberrypi", True, TS_AT)]
+    assert birth.events == [DeviceEventIn("raspberrypi", True, RECEIVED)]
     # bdSeq and the Node Control metrics are controls, not readings; the rest are readings
     assert values(birth) == {
         "raspberrypi.Properties.Hardware Make": "Raspberry Pi",
@@ -86,7 +86,7 @@ def test_the_specifications_nbirth_ndata_dbirth_ddata_examples():
         seq=1,
     )
     born = decode(state, "DBIRTH", dbirth, sub="Pibrella", device="raspberrypi")
-    assert born.events == [DeviceEventIn("raspberrypi", True, TS_AT, source="Pibrella")]
+    assert born.events == [DeviceEventIn("raspberrypi", True, RECEIVED, source="Pibrella")]
     assert values(born)["raspberrypi.Pibrella.Inputs.Button"] == 0.0
     assert values(born)["raspberrypi.Pibrella.Properties.Hardware Make"] == "Pibrella"
 
@@ -156,7 +156,7 @@ def test_dbirth_then_ddata_by_alias():
     decode(state, "NBIRTH", nbirth(Metric("uptime", 1, "UInt32", 10)))
     dbirth = encode([Metric("Inputs/A", 10, "Boolean", False), Metric("rpm", 11, "UInt16", 900)])
     born = decode(state, "DBIRTH", dbirth, sub="motor")
-    assert born.events == [DeviceEventIn("node1", True, TS_AT, source="motor")]
+    assert born.events == [DeviceEventIn("node1", True, RECEIVED, source="motor")]
     assert values(born) == {"node1.motor.Inputs.A": 0.0, "node1.motor.rpm": 900.0}
     ddata = encode([Metric(None, 10, "Boolean", True), Metric(None, 11, "UInt16", 1200)])
     assert values(decode(state, "DDATA", ddata, sub="motor")) == {
@@ -251,10 +251,12 @@ def test_an_ndeath_of_an_earlier_session_is_ignored():
     assert fresh.events == [DeviceEventIn("node1", False, RECEIVED)]
 
 
-def test_ddeath_takes_one_device_offline_at_its_payload_time():
+def test_ddeath_takes_one_device_offline_at_its_receive_time():
+    # Availability is ordered by the ingester's clock (a device clock running ahead would
+    # make a later death look older than the birth before it, and be skipped as stale).
     state = SparkplugState()
     death = decode(state, "DDEATH", encode([], ts=TS, seq=4), sub="pump")
-    assert death.events == [DeviceEventIn("node1", False, TS_AT, source="pump")]
+    assert death.events == [DeviceEventIn("node1", False, RECEIVED, source="pump")]
     no_time = Payload(seq=5).SerializeToString()
     assert decode(state, "DDEATH", no_time, sub="pump").events == [
         DeviceEventIn("node1", False, RECEIVED, source="pump")
