@@ -72,9 +72,11 @@ DEFAULT_STATE_DIR = Path(tempfile.gettempdir()) / "iotserver-topology"
 HOST = "127.0.0.1"
 
 KINDS = ("monolith", "msa")
+# One worker and beat in each: account events (issue 16) travel as Celery tasks on Redis,
+# and the worker applies them (beat runs the outbox relay that catches up after outages).
 DEFAULT_REPLICAS = {
-    "monolith": {"web": 2, "ingest": 1, "worker": 0, "beat": 0},
-    "msa": {"auth": 1, "telemetry": 2, "web": 1, "ingest": 2, "worker": 0, "beat": 0},
+    "monolith": {"web": 2, "ingest": 1, "worker": 1, "beat": 1},
+    "msa": {"auth": 1, "telemetry": 2, "web": 1, "ingest": 2, "worker": 1, "beat": 1},
 }
 # Which docker-compose host in deploy/nginx/upstreams/<kind>.conf stands for which group here.
 UPSTREAM_HOSTS = {

@@ -52,7 +52,7 @@ REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 def eager_transport(monkeypatch):
     """The transport of a deployment without ``REDIS_URL``: the consumer runs in-process.
     (With ``REDIS_URL`` the same relay sends the same task to Redis; see the Redis tests.)"""
-    monkeypatch.setattr(current_app.conf, "task_always_eager", True)
+    monkeypatch.setattr(current_app.conf, "CELERY_TASK_ALWAYS_EAGER", True)
 
 
 @pytest.fixture
@@ -247,7 +247,7 @@ def test_consumer_down_keeps_the_events_in_the_outbox_until_it_is_back(
     assert "oldest unapplied" in status.check_account_events()["detail"]
 
     monkeypatch.undo()
-    monkeypatch.setattr(current_app.conf, "task_always_eager", True)
+    monkeypatch.setattr(current_app.conf, "CELERY_TASK_ALWAYS_EAGER", True)
     report = outbox_relay()
     assert (report.published, report.failed) == (3, False)
     assert _devices(user.pk) == {"waits": (False, True)}
