@@ -5,6 +5,7 @@ import re
 import smtplib
 
 import pytest
+from celery import current_app
 from django.core import mail
 from rest_framework.test import APIClient
 
@@ -14,6 +15,13 @@ from accounts.tests.conftest import login
 from accounts.tests.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def eager_tasks(monkeypatch):
+    """The reset email's task runs in the request, as without ``REDIS_URL``: with it (the
+    suite's PostgreSQL + Redis pass) it would wait in Redis for a worker this test has not."""
+    monkeypatch.setattr(current_app.conf, "CELERY_TASK_ALWAYS_EAGER", True)
 
 NEW_PASSWORD = "Quartz-violet-lantern-42"
 RESET_BODY = {
