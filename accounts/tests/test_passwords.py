@@ -23,6 +23,7 @@ def eager_tasks(monkeypatch):
     suite's PostgreSQL + Redis pass) it would wait in Redis for a worker this test has not."""
     monkeypatch.setattr(current_app.conf, "CELERY_TASK_ALWAYS_EAGER", True)
 
+
 NEW_PASSWORD = "Quartz-violet-lantern-42"
 RESET_BODY = {
     "message": "If an active account uses this email, a password reset link has been sent to it."
