@@ -18,7 +18,6 @@ from __future__ import annotations
 import functools
 
 from django.conf import settings
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import CSRFCheck
 from rest_framework.renderers import BrowsableAPIRenderer
@@ -85,19 +84,3 @@ class BrowsableAPICookieAuthentication(VerifiedOnceJWTAuthentication):
         reason = check.process_view(request, None, (), {})
         if reason:
             raise exceptions.PermissionDenied(f"CSRF Failed: {reason}")
-
-
-class BrowsableAPICookieScheme(OpenApiAuthenticationExtension):
-    """Left out of the OpenAPI schema: the schema describes what API clients may send, and they
-    authenticate with the bearer token only (the cookie counts for the HTML pages alone)."""
-
-    target_class = BrowsableAPICookieAuthentication
-    # Above the stateless JWT scheme, which matches every subclass of the JWT classes.
-    priority = 2
-    name: list[str] = []
-
-    def get_security_requirement(self, auto_schema):
-        return None
-
-    def get_security_definition(self, auto_schema):
-        return []

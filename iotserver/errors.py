@@ -21,6 +21,8 @@ def api_exception_handler(exc, context):
         if isinstance(data, dict):
             fields = sorted(k for k in data if k not in ("detail", "non_field_errors"))
             detail = data.get("detail")
+            if isinstance(detail, list):  # ValidationError({"detail": "..."}) arrives as a list
+                detail = " ".join(str(m) for m in detail)
             if detail is None and "non_field_errors" in data:
                 detail = " ".join(str(m) for m in data["non_field_errors"])
             if detail is None:
