@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
@@ -30,8 +31,10 @@ from rest_framework.views import APIView
 
 from telemetry import selectors, services
 from telemetry.layouts import device_topics
+from telemetry.models import DEVICE_NAME_PATTERN
 from telemetry.records import SERIES_PATTERN_ECMA, TOPIC_MAX_LENGTH
 from telemetry.serializers import (
+    INSTANT_SYNTAX,
     AggregatePageSerializer,
     DeviceCreatedSerializer,
     DeviceCreateSerializer,
@@ -44,6 +47,7 @@ from telemetry.serializers import (
     TopicReadingsSerializer,
     encode_cursor,
     legacy_range,
+    pattern,
 )
 from telemetry.storage import Point, StorageError
 
@@ -66,11 +70,31 @@ TOPIC_PARAMETER = OpenApiParameter(
     "characters but '/'), URL-encoded, e.g. `raspberrypi.temp` or "
     "`bridge1.living%20room.temperature`.",
 )
+DEVICE_PARAMETER = OpenApiParameter(
+    "name",
+    str,
+    OpenApiParameter.PATH,
+    pattern=f"^{DEVICE_NAME_PATTERN}$",
+    description="The device name (any other name answers 404).",
+)
+
+
+def _instant_parameter(name: str, description: str) -> OpenApiParameter:
+    return OpenApiParameter(
+        name, str, OpenApiParameter.PATH, pattern=pattern(INSTANT_SYNTAX), description=description
+    )
+
+
+RANGE_PARAMETERS = [
+    _instant_parameter("start", "YYYY-MM-DD (from midnight UTC) or an ISO 8601 datetime."),
+    _instant_parameter("end", "YYYY-MM-DD (the whole day included) or an ISO 8601 datetime."),
+]
+STORAGE_UNAVAILABLE = OpenApiResponse(description="Telemetry storage unavailable")
 TOPIC_ERRORS = {
     400: OpenApiResponse(description="Malformed topic or query parameter"),
     401: OpenApiResponse(description="No valid access token"),
     404: OpenApiResponse(description="No such topic, or not the caller's"),
-    503: OpenApiResponse(description="Telemetry storage unavailable"),
+    503: STORAGE_UNAVAILABLE,
 }
 
 
@@ -158,7 +182,7 @@ class TopicListApi(TelemetryApi):
     @extend_schema(
         operation_id="iot_topics_list",
         summary="Topics the caller may read, with their newest reading",
-        responses=TopicListSerializer,
+        responses={200: TopicListSerializer, 503: STORAGE_UNAVAILABLE},
     )
     def get(self, request):
         user_id, is_staff = _user(request)
@@ -207,7 +231,7 @@ class TopicRangeApi(TelemetryApi):
         description="`start` and `end` are YYYY-MM-DD (the end day is included) or ISO 8601 "
         "datetimes (both ends included). At most TELEMETRY_RANGE_MAX_ROWS readings; for more "
         "use `/iot/<topic>/readings`.",
-        parameters=[TOPIC_PARAMETER],
+        parameters=[TOPIC_PARAMETER, *RANGE_PARAMETERS],
         responses={200: TopicReadingsSerializer, **TOPIC_ERRORS},
     )
     def get(self, request, topic: str, start: str, end: str):
@@ -259,6 +283,9 @@ class ReadingListApi(TelemetryApi):
             ),
             (200, "text/csv"): OpenApiResponse(
                 OpenApiTypes.STR, description="date,value (or date + one column per aggregate)"
+            ),
+            (200, "text/html"): OpenApiResponse(
+                OpenApiTypes.STR, description="The browsable API's page (format=api)"
             ),
         },
     )
@@ -488,13 +515,20 @@ class DeviceListCreateApi(TelemetryApi):
 
 class DeviceDetailApi(TelemetryApi):
     def device(self, request, name: str):
+        if not re.fullmatch(DEVICE_NAME_PATTERN, name):
+            # No device has such a name; and PostgreSQL refuses some (a NUL) outright.
+            raise exceptions.NotFound("Device not found.")
         user_id, is_staff = _user(request)
         device = selectors.device_get_for_user(name=name, user_id=user_id, is_staff=is_staff)
         if device is None:
             raise exceptions.NotFound("Device not found.")
         return device
 
-    @extend_schema(summary="One of the caller's devices", responses=DeviceSerializer)
+    @extend_schema(
+        summary="One of the caller's devices",
+        parameters=[DEVICE_PARAMETER],
+        responses=DeviceSerializer,
+    )
     def get(self, request, name: str):
         return Response(DeviceSerializer(self.device(request, name)).data)
 
@@ -502,6 +536,7 @@ class DeviceDetailApi(TelemetryApi):
         summary="Enable or disable a device (a disabled device's broker login is refused), "
         "or change its time zone",
         request=DeviceUpdateSerializer,
+        parameters=[DEVICE_PARAMETER],
         responses={200: DeviceSerializer, 400: OpenApiResponse(description="Bad input")},
     )
     def patch(self, request, name: str):
@@ -512,6 +547,7 @@ class DeviceDetailApi(TelemetryApi):
 
     @extend_schema(
         summary="Delete a device: its MQTT login stops, its readings stay (staff only)",
+        parameters=[DEVICE_PARAMETER],
         responses={204: None},
     )
     def delete(self, request, name: str):
@@ -525,6 +561,7 @@ class DevicePasswordApi(TelemetryApi):
     @extend_schema(
         summary="Give the device a new MQTT password (shown once); the old one stops working",
         request=None,
+        parameters=[DEVICE_PARAMETER],
         responses={200: MqttCredentialsSerializer},
     )
     def post(self, request, name: str):

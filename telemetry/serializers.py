@@ -9,9 +9,11 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import zoneinfo
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from telemetry.layouts import DEFAULT_KIND, LAYOUTS
@@ -19,32 +21,60 @@ from telemetry.models import DEFAULT_TZ, DEVICE_NAME_PATTERN, TZ_MAX_LENGTH, Dev
 from telemetry.records import UNIT_MAX_LENGTH
 from telemetry.storage import AGGREGATES
 
-_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_BUCKET_RE = re.compile(r"([1-9][0-9]{0,5})([smhd])")
+# What the query parameters and path segments accept, exactly: the server matches these
+# (``fullmatch``) and the OpenAPI schema states them anchored (``pattern()``).
+_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+# A date, or an ISO 8601 extended-format datetime, seconds and offset optional (no offset:
+# UTC). A space stands for the offset's '+': that is how an unencoded '+' in a query string
+# arrives ("2024-01-01T00:00:00 01:00" is read as "+01:00").
+_HH_MM = r"[0-9]{2}:[0-9]{2}"
+INSTANT_SYNTAX = rf"{_DATE}(T{_HH_MM}(:[0-9]{{2}}(\.[0-9]{{1,6}})?)?(Z|[- +]{_HH_MM})?)?"
+BUCKET_SYNTAX = r"[1-9][0-9]{0,5}[smhd]"
+AGG_SYNTAX = rf"({'|'.join(AGGREGATES)})(,({'|'.join(AGGREGATES)}))*"
+CURSOR_SYNTAX = r"[A-Za-z0-9_-]{1,32}"
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_BUCKET_SECONDS = 86400
+BUCKET_INVALID = "Use a number and a unit s, m, h or d, from 1s to 1d (e.g. 1m, 15m, 1h)."
+# Instants beyond what datetime holds in UTC ("0001-01-01T00:00:00+01:00") are read as its
+# ends: no reading lies beyond them, so a range reaching there means "from the start".
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+LATEST = datetime.max.replace(tzinfo=UTC)
 
 
-def parse_instant(raw: str, *, field: str) -> tuple[datetime, bool]:
-    """``YYYY-MM-DD`` (midnight UTC) or an ISO 8601 datetime (naive means UTC).
+def pattern(syntax: str) -> str:
+    """The anchored form for the OpenAPI schema (ECMA-262, as JSON Schema reads it)."""
+    return f"^(?:{syntax})$"
 
-    Returns the instant and whether it was a bare date. In a query string '+' arrives as a
-    space, so "2024-01-01T00:00:00 01:00" is read as "+01:00".
-    """
-    text = raw.strip()
+
+INSTANT_INVALID = (
+    "Use a date (YYYY-MM-DD) or an ISO 8601 datetime "
+    "(YYYY-MM-DDThh:mm[:ss[.ffffff]][Z|+hh:mm|-hh:mm])."
+)
+
+
+def _not_an_instant(raw: str) -> str:
+    return f"'{raw}' is not a date or time of the calendar. {INSTANT_INVALID}"
+
+
+def parse_instant(raw: str, *, field: str | None = None) -> tuple[datetime, bool]:
+    """``YYYY-MM-DD`` (midnight UTC) or an ISO 8601 datetime (``INSTANT_SYNTAX``; naive
+    means UTC). Returns the instant and whether it was a bare date. The error names
+    ``field`` when given (a path segment), else it is the field's own (a query parameter)."""
     try:
-        if _DATE_RE.fullmatch(text):
-            return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC), True
-        if "T" in text and " " in text:
-            text = text.replace(" ", "+")
-        value = datetime.fromisoformat(text)
+        if not re.fullmatch(INSTANT_SYNTAX, raw):
+            raise ValueError(raw)
+        if len(raw) == 10:
+            return datetime.combine(date.fromisoformat(raw), datetime.min.time(), UTC), True
+        value = datetime.fromisoformat(raw.replace(" ", "+"))
     except ValueError:
-        raise serializers.ValidationError(
-            {field: [f"'{raw}' is not a date (YYYY-MM-DD) or an ISO 8601 datetime."]}
-        ) from None
+        message = [_not_an_instant(raw)]
+        raise serializers.ValidationError({field: message} if field else message) from None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC), False
+        return value.replace(tzinfo=UTC), False
+    try:
+        return value.astimezone(UTC), False
+    except OverflowError:
+        return (EARLIEST if value.year == 1 else LATEST), False
 
 
 def legacy_range(start_raw: str, end_raw: str) -> tuple[datetime, datetime]:
@@ -54,7 +84,8 @@ def legacy_range(start_raw: str, end_raw: str) -> tuple[datetime, datetime]:
     """
     start, _ = parse_instant(start_raw, field="start")
     end, end_is_date = parse_instant(end_raw, field="end")
-    end = end + (timedelta(days=1) if end_is_date else timedelta(microseconds=1))
+    step = timedelta(days=1) if end_is_date else timedelta(microseconds=1)
+    end = LATEST if end > LATEST - step else end + step
     if start >= end:
         raise serializers.ValidationError({"detail": "start must not be after end."})
     return start, end
@@ -67,33 +98,81 @@ def encode_cursor(ts: datetime) -> str:
 
 def decode_cursor(raw: str) -> datetime:
     try:
+        # Matched first: the decoder would skip characters outside the alphabet.
+        if not re.fullmatch(CURSOR_SYNTAX, raw):
+            raise ValueError(raw)
         text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
-        if not text.startswith("t"):
+        if not re.fullmatch(r"t-?[0-9]{1,18}", text):
             raise ValueError(text)
-        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(text[1:]))
+        ts = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(text[1:]))
+        if ts == LATEST:  # the next page would start after the end of time
+            raise ValueError(text)
+        return ts
     except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError):
         raise serializers.ValidationError(
-            {"cursor": ["Invalid cursor: use the 'next' link of a previous page."]}
+            "Invalid cursor: use the 'next' link of a previous page."
         ) from None
+
+
+def _syntax_field(syntax: str, *, invalid: str, help_text: str) -> serializers.RegexField:
+    """An optional query parameter matching ``syntax`` exactly (no trimming: the schema's
+    pattern is what the server takes); the schema states the pattern anchored."""
+    return serializers.RegexField(
+        rf"\A(?:{syntax})\Z",
+        required=False,
+        trim_whitespace=False,
+        error_messages={"invalid": invalid},
+        help_text=help_text,
+    )
+
+
+class QueryIntegerField(serializers.IntegerField):
+    """Digits only, as the schema's integer: DRF's field also takes '5.0' and ' 5'."""
+
+    def to_internal_value(self, data):
+        if not (isinstance(data, str) and re.fullmatch(r"-?[0-9]{1,18}", data)):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class ReadingsQuerySerializer(serializers.Serializer):
     """Query parameters of ``/iot/<topic>/readings``."""
 
-    start = serializers.CharField(required=False, help_text="Inclusive, ISO 8601 or YYYY-MM-DD.")
-    end = serializers.CharField(required=False, help_text="Exclusive, ISO 8601 or YYYY-MM-DD.")
-    limit = serializers.IntegerField(
+    start = _syntax_field(
+        INSTANT_SYNTAX,
+        invalid=INSTANT_INVALID,
+        help_text="Inclusive: YYYY-MM-DD or an ISO 8601 datetime (no offset: UTC).",
+    )
+    end = _syntax_field(
+        INSTANT_SYNTAX,
+        invalid=INSTANT_INVALID,
+        help_text="Exclusive: YYYY-MM-DD or an ISO 8601 datetime (no offset: UTC).",
+    )
+    limit = QueryIntegerField(
         required=False, min_value=1, help_text="Page size, default 100, at most TELEMETRY_PAGE_MAX."
     )
-    cursor = serializers.CharField(required=False, help_text="From the 'next' link.")
-    order = serializers.ChoiceField(choices=["asc", "desc"], default="desc")
-    bucket = serializers.CharField(
-        required=False, help_text="Aggregate per bucket: <n><s|m|h|d>, from 1s to 1d."
+    cursor = _syntax_field(
+        CURSOR_SYNTAX,
+        invalid="Invalid cursor: use the 'next' link of a previous page.",
+        help_text="From the 'next' link.",
     )
-    agg = serializers.CharField(
-        required=False, help_text=f"Comma-separated aggregates of {', '.join(AGGREGATES)}."
+    order = serializers.ChoiceField(choices=["asc", "desc"], default="desc")
+    bucket = _syntax_field(
+        BUCKET_SYNTAX,
+        invalid=BUCKET_INVALID,
+        help_text="Aggregate per bucket: <n><s|m|h|d>, from 1s to 1d.",
+    )
+    agg = _syntax_field(
+        AGG_SYNTAX,
+        invalid=f"Use a comma-separated list of {', '.join(AGGREGATES)} (e.g. avg,min,max).",
+        help_text=f"Comma-separated aggregates of {', '.join(AGGREGATES)}; default avg.",
     )
     format = serializers.ChoiceField(choices=["json", "csv", "api"], required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The schema's maximum; validate_limit checks it (the setting may change at run time).
+        self.fields["limit"].max_value = settings.TELEMETRY_PAGE_MAX
 
     def validate_limit(self, value: int) -> int:
         if value > settings.TELEMETRY_PAGE_MAX:
@@ -103,31 +182,22 @@ class ReadingsQuerySerializer(serializers.Serializer):
         return value
 
     def validate_start(self, value: str) -> datetime:
-        return parse_instant(value, field="start")[0]
+        return parse_instant(value)[0]
 
     def validate_end(self, value: str) -> datetime:
-        return parse_instant(value, field="end")[0]
+        return parse_instant(value)[0]
 
     def validate_cursor(self, value: str) -> datetime:
         return decode_cursor(value)
 
     def validate_bucket(self, value: str) -> int:
-        match = _BUCKET_RE.fullmatch(value.strip())
-        seconds = int(match[1]) * _UNIT_SECONDS[match[2]] if match else 0
-        if not 1 <= seconds <= MAX_BUCKET_SECONDS:
-            raise serializers.ValidationError(
-                "Use a number and a unit s, m, h or d, from 1s to 1d (e.g. 1m, 15m, 1h)."
-            )
+        seconds = int(value[:-1]) * _UNIT_SECONDS[value[-1]]
+        if seconds > MAX_BUCKET_SECONDS:
+            raise serializers.ValidationError(BUCKET_INVALID)
         return seconds
 
     def validate_agg(self, value: str) -> list[str]:
-        names = [name.strip() for name in value.split(",") if name.strip()]
-        unknown = [name for name in names if name not in AGGREGATES]
-        if unknown or not names:
-            raise serializers.ValidationError(
-                f"Unknown aggregate {', '.join(unknown) or '(empty)'}; use {', '.join(AGGREGATES)}."
-            )
-        return list(dict.fromkeys(names))
+        return list(dict.fromkeys(value.split(",")))
 
     def validate(self, attrs: dict) -> dict:
         start, end = attrs.get("start"), attrs.get("end")
@@ -217,13 +287,46 @@ class DeviceSerializer(serializers.ModelSerializer):
         }
 
 
+@extend_schema_field({"type": "string", "enum": sorted(zoneinfo.available_timezones())})
+class _TzField(serializers.CharField):
+    """A zone of this machine's tz database (``tz_is_valid``); the schema lists them."""
+
+
 def _tz_field(**kwargs) -> serializers.CharField:
-    return serializers.CharField(
+    return _TzField(
         max_length=TZ_MAX_LENGTH,
         help_text="IANA time zone (e.g. `Europe/Berlin`) in which payload times without an "
         "offset are read.",
         **kwargs,
     )
+
+
+# A JSON body whose values have the types the schema states: DRF alone would take 0 for a
+# string field ("0") and 1 or "yes" for a boolean one. (A comment, not a docstring: the
+# schema would show a docstring as every subclass's description.)
+class JSONInput(serializers.Serializer):
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            errors = {
+                name: [problem]
+                for name, field in self.fields.items()
+                if name in data and (problem := _json_type_problem(field, data[name]))
+            }
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+
+def _json_type_problem(field: serializers.Field, value) -> str | None:
+    if value is None and field.allow_null:
+        return None
+    if isinstance(field, serializers.BooleanField) and not isinstance(value, bool):
+        return "Must be true or false."
+    if isinstance(field, serializers.CharField | serializers.ChoiceField) and not isinstance(
+        value, str
+    ):
+        return "Must be a string."
+    return None
 
 
 def _tz_validate(value: str) -> str:
@@ -234,7 +337,7 @@ def _tz_validate(value: str) -> str:
     return value
 
 
-class DeviceCreateSerializer(serializers.Serializer):
+class DeviceCreateSerializer(JSONInput):
     name = serializers.RegexField(
         rf"^{DEVICE_NAME_PATTERN}\Z",
         max_length=64,
@@ -247,7 +350,7 @@ class DeviceCreateSerializer(serializers.Serializer):
         return _tz_validate(value)
 
 
-class DeviceUpdateSerializer(serializers.Serializer):
+class DeviceUpdateSerializer(JSONInput):
     enabled = serializers.BooleanField(
         required=False,
         help_text="false: the broker refuses the device's login and closes its connection.",

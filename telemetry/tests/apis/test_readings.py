@@ -246,3 +246,31 @@ def test_the_bucket_cap_counts_buckets_served_from_rollups_and_open_ranges(clien
     assert client.get(URL, {**span, "bucket": fitting}).status_code == 200
     hourly = client.get(URL, {**span, "bucket": "1h", "order": "asc"}).json()["data"]
     assert hourly[0]["avg"] == 29.5
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/iot/pi.temp/0001-01-01T00:00:00+01:00/9999-12-31",
+        "/iot/pi.temp/readings?start=0001-01-01T00:00:00%2B01:00&end=9999-12-31T23:59:59-01:00",
+    ],
+)
+def test_instants_beyond_the_calendar_read_as_its_ends(client, path):
+    reading_bulk_append(readings=readings("pi.temp", 3))
+
+    response = client.get(path)
+
+    assert response.status_code == 200 and len(response.json()["data"]) == 3
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"start": " 2024-03-01"}, {"start": "2024-03-01T12"}, {"bucket": " 1m"}, {"limit": "5.0"},
+     {"bucket": "1m", "agg": "avg,,min"}, {"cursor": "dDE!"}],
+)  # fmt: skip
+def test_what_the_schema_does_not_allow_is_400(client, params):
+    reading_bulk_append(readings=readings("pi.temp", 1))
+
+    response = client.get(URL, params)
+
+    assert response.status_code == 400 and set(params) & set(response.json())
