@@ -11,10 +11,11 @@ from functools import lru_cache
 from django.conf import settings
 from django.utils import timezone
 from django.utils.decorators import method_decorator
-from django.views.decorators.csrf import csrf_protect, ensure_csrf_cookie
+from django.views.decorators.csrf import ensure_csrf_cookie
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from jwt.algorithms import RSAAlgorithm
 from rest_framework import serializers, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import (
     AuthenticationFailed,
     NotFound,
@@ -22,7 +23,7 @@ from rest_framework.exceptions import (
     ValidationError,
 )
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.permissions import AllowAny, IsAdminUser, IsAuthenticated
+from rest_framework.permissions import SAFE_METHODS, AllowAny, IsAdminUser, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.authentication import JWTAuthentication
@@ -32,6 +33,7 @@ from accounts.authentication import BrowsableAPISessionAuthentication
 from accounts.models import RefreshChain
 from accounts.serializers import (
     ErrorOutput,
+    JSONInput,
     LoginInput,
     LoginOutput,
     MessageOutput,
@@ -307,7 +309,7 @@ class UserDetailApi(_UserView):
             raise NotFound("User not found.")
         return Response({"data": UserOutput(user).data})
 
-    class PatchInput(serializers.Serializer):
+    class PatchInput(JSONInput):  # true or false, not 0/1 or "yes"
         active = serializers.BooleanField(
             help_text="false deactivates (sessions end, devices disabled), true reactivates"
         )
@@ -433,14 +435,30 @@ def _without_refresh_cookie(response: Response) -> Response:
     return response
 
 
-@method_decorator(csrf_protect, name="dispatch")
-class SessionLoginApi(_PublicView):
+class _CookieSessionView(_PublicView):
+    """CSRF-checked as DRF's SessionAuthentication checks, inside DRF rather than by Django's
+    ``csrf_protect``: a failed check answers a JSON 403, and a method the view does not
+    have a JSON 405 (``csrf_protect`` answered both with its HTML 403 page)."""
+
+    csrf_failed = OpenApiResponse(
+        ErrorOutput, description="CSRF check failed: send the csrftoken cookie as X-CSRFToken"
+    )
+
+    def initial(self, request, *args, **kwargs):
+        method = request.method.lower()
+        if request.method not in SAFE_METHODS and hasattr(self, method):
+            # On Django's request: DRF's would parse the body for csrfmiddlewaretoken first.
+            SessionAuthentication().enforce_csrf(request._request)
+        super().initial(request, *args, **kwargs)
+
+
+class SessionLoginApi(_CookieSessionView):
     throttle_classes = [LoginIPThrottle, LoginEmailThrottle]
 
     @extend_schema(
         operation_id="auth_session_login",
         request=LoginInput,
-        responses={200: AccessTokenOutput, **_errors},
+        responses={200: AccessTokenOutput, 403: _CookieSessionView.csrf_failed, **_errors},
         description="Browser login: refresh token set as an HttpOnly cookie; send X-CSRFToken.",
     )
     def post(self, request):
@@ -448,12 +466,15 @@ class SessionLoginApi(_PublicView):
         return _with_refresh_cookie(Response({"auth_token": pair.access}), pair)
 
 
-@method_decorator(csrf_protect, name="dispatch")
-class SessionRefreshApi(_PublicView):
+class SessionRefreshApi(_CookieSessionView):
     @extend_schema(
         operation_id="auth_session_refresh",
         request=None,
-        responses={200: AccessTokenOutput, 401: _errors[401]},
+        responses={
+            200: AccessTokenOutput,
+            401: _errors[401],
+            403: _CookieSessionView.csrf_failed,
+        },
         description="Rotates the refresh cookie and answers a new access token. Needs X-CSRFToken.",
     )
     def post(self, request):
@@ -468,12 +489,14 @@ class SessionRefreshApi(_PublicView):
         return _with_refresh_cookie(Response({"auth_token": pair.access}), pair)
 
 
-@method_decorator(csrf_protect, name="dispatch")
-class SessionLogoutApi(_PublicView):
+class SessionLogoutApi(_CookieSessionView):
     @extend_schema(
         operation_id="auth_session_logout",
         request=None,
-        responses={204: OpenApiResponse(description="Signed out; the refresh cookie is revoked")},
+        responses={
+            204: OpenApiResponse(description="Signed out; the refresh cookie is revoked"),
+            403: _CookieSessionView.csrf_failed,
+        },
     )
     def post(self, request):
         raw = request.COOKIES.get(SESSION_COOKIE)

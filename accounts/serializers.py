@@ -10,6 +10,32 @@ from accounts import selectors
 from accounts.models import User
 
 
+# A JSON body whose values have the types the schema states: DRF alone would take 0 for a
+# string field ("0") and 1 or "yes" for a boolean one. (A comment, not a docstring: the
+# schema would show a docstring as every subclass's description.)
+class JSONInput(serializers.Serializer):
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            errors = {
+                name: [problem]
+                for name, field in self.fields.items()
+                if name in data and (problem := _json_type_problem(field, data[name]))
+            }
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+
+def _json_type_problem(field: serializers.Field, value) -> str | None:
+    if value is None and field.allow_null:
+        return None
+    if isinstance(field, serializers.BooleanField) and not isinstance(value, bool):
+        return "Must be true or false."
+    if isinstance(field, serializers.CharField) and not isinstance(value, str):
+        return "Must be a string."
+    return None
+
+
 class UserOutput(serializers.ModelSerializer):
     active = serializers.BooleanField(source="is_active", read_only=True)
 
@@ -18,7 +44,7 @@ class UserOutput(serializers.ModelSerializer):
         fields = ("id", "email", "username", "active")
 
 
-class RegisterInput(serializers.Serializer):
+class RegisterInput(JSONInput):
     email = serializers.EmailField(max_length=254)
     username = serializers.RegexField(
         r"^[\w.@+-]+\Z",
@@ -46,7 +72,7 @@ class RegisterInput(serializers.Serializer):
         return attrs
 
 
-class LoginInput(serializers.Serializer):
+class LoginInput(JSONInput):
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(max_length=128, trim_whitespace=False)
 
@@ -57,8 +83,9 @@ class LoginOutput(serializers.Serializer):
     refresh_token = serializers.CharField()
 
 
-class RefreshInput(serializers.Serializer):
-    refresh_token = serializers.CharField()
+class RefreshInput(JSONInput):
+    # Untrimmed: any token that is not one answers 401, blank or not.
+    refresh_token = serializers.CharField(trim_whitespace=False)
 
 
 class TokenPairOutput(serializers.Serializer):
@@ -101,7 +128,7 @@ def _validated_new_password(password: str, user: User) -> None:
         raise serializers.ValidationError({"new_password": list(exc.messages)}) from None
 
 
-class PasswordChangeInput(serializers.Serializer):
+class PasswordChangeInput(JSONInput):
     """The signed-in user's current password and the new one."""
 
     # context={"user": ...}: the signed-in user.
@@ -118,14 +145,14 @@ class PasswordChangeInput(serializers.Serializer):
         return attrs
 
 
-class PasswordResetInput(serializers.Serializer):
+class PasswordResetInput(JSONInput):
     email = serializers.EmailField(max_length=254)
 
 
 RESET_TOKEN_INVALID = "This reset link is invalid or has expired; request a new one."
 
 
-class PasswordResetConfirmInput(serializers.Serializer):
+class PasswordResetConfirmInput(JSONInput):
     """``uid`` and ``token`` from the reset email, and the new password."""
 
     # validated_data: {"user": <the uid's user>, "new_password": ...}

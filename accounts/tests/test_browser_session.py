@@ -68,3 +68,14 @@ def test_refresh_without_cookie_is_401(browser):
     response = browser.post("/auth/session/refresh", HTTP_X_CSRFTOKEN=token)
     assert response.status_code == 401
     assert response.json()["detail"]
+
+
+@pytest.mark.parametrize("path", ["/auth/session/login", "/auth/session/refresh"])
+def test_csrf_failure_and_unknown_method_answer_json(browser, path):
+    refused = browser.post(path, {}, content_type="application/json")
+    unknown = browser.generic("QUERY", path)
+
+    assert refused.status_code == 403 and refused.json()["detail"].startswith("CSRF Failed")
+    assert unknown.status_code == 405 and unknown.json() == {
+        "detail": 'Method "QUERY" not allowed.'
+    }
