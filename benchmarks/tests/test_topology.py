@@ -373,7 +373,17 @@ def test_cli_up_status_down(tmp_path):
         assert up.returncode == 0, up.stderr[-3000:]
         data = json.loads((state / "state.json").read_text())
         names = {i["name"] for i in data["instances"]}
-        assert names == {"auth-1", "telemetry-1", "ingest-1", "nginx", "broker", "broker-auth"}
+        assert names == {
+            "auth-1",
+            "telemetry-1",
+            "ingest-1",
+            "nginx",
+            "broker",
+            "broker-auth",
+            # Account events: the Celery worker applies them, beat runs the outbox relay.
+            "worker-1",
+            "beat-1",
+        }
         status = subprocess.run([*base, "status", "--state-dir", str(state)], cwd=REPO, env=env,
                                 capture_output=True, text=True, timeout=60)  # fmt: skip
         assert status.returncode == 0, status.stdout
