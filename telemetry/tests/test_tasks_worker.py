@@ -72,7 +72,11 @@ class Worker:
         if telemetry_alias() != "default":
             self.env["TELEMETRY_DATABASE_URL"] = _database_url(telemetry_alias())
         self.process: subprocess.Popen | None = None
-        self.client = Celery("telemetry-tests", broker=redis_url, backend=redis_url)
+        # Not the current app: later tests (the account-events relay) send through the
+        # project's own app, eager or on REDIS_URL as configured.
+        self.client = Celery(
+            "telemetry-tests", broker=redis_url, backend=redis_url, set_as_current=False
+        )
 
     def start(self) -> None:
         name = f"test-{uuid.uuid4().hex[:8]}@%h"
