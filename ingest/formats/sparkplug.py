@@ -98,28 +98,26 @@ class SparkplugState:
     def _node(self, key: tuple[str, str], *, birth: bool) -> _Node:
         """The node's maps: new ones on its birth; on DATA, the known ones (or empty ones,
         not kept: only a birth takes a place in the bounded memory)."""
-        node = None if birth else self._nodes.get(key)
-        if node is None:
-            node = _Node()
-            if not birth:
-                return node
-            self._nodes[key] = node
-            while len(self._nodes) > self.max_nodes:
-                self._nodes.popitem(last=False)
-        self._nodes.move_to_end(key)
-        return node
+        return _bounded(self._nodes, key, _Node, birth=birth, limit=self.max_nodes)
 
     def _device(self, node: _Node, device: str, *, birth: bool) -> _Scope:
-        scope = None if birth else node.devices.get(device)
-        if scope is None:
-            scope = _Scope()
-            if not birth:
-                return scope
-            node.devices[device] = scope
-            while len(node.devices) > self.max_devices:
-                node.devices.popitem(last=False)
-        node.devices.move_to_end(device)
-        return scope
+        return _bounded(node.devices, device, _Scope, birth=birth, limit=self.max_devices)
+
+
+def _bounded(entries: OrderedDict, key, make, *, birth: bool, limit: int):
+    """``entries[key]``, least recently used last out: a birth replaces it with a new one
+    (dropping the oldest entries beyond ``limit``); otherwise the known one, or a new one
+    that is not kept."""
+    entry = None if birth else entries.get(key)
+    if entry is None:
+        entry = make()
+        if not birth:
+            return entry
+        entries[key] = entry
+        while len(entries) > limit:
+            entries.popitem(last=False)
+    entries.move_to_end(key)
+    return entry
 
 
 def _ms_time(ms: int) -> datetime:
